@@ -1,0 +1,55 @@
+# pericles_rgpd — build with PGXS against PostgreSQL 15.
+#
+#   make            build the module
+#   make install    install it into PostgreSQL 15 (as root)
+#   make test       install missing packages, build, install, run every suite
+#                   (pg_regress, isolation, pgTAP) on a throwaway cluster
+#   make demo       same set-up, then the demo agency walk-through
+#   make bench      the benchmarks in bench/ (never part of make test)
+
+EXTENSION   = pericles_rgpd
+MODULE_big  = pericles_rgpd
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA        = $(sort $(wildcard pericles_rgpd--*.sql))
+PGFILEDESC  = "pericles_rgpd - GDPR retention rules inside PostgreSQL"
+
+# pg_regress (sql/ + expected/) and isolation (test/specs + test/expected);
+# test/run.sh runs both against its own throwaway cluster.
+REGRESS     = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
+ISOLATION   = $(basename $(notdir $(sort $(wildcard test/specs/*.spec))))
+
+PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
+
+# The server headers are not -Wextra clean (unused parameters in static
+# inline functions), so they are included as system headers; our own code
+# is compiled with -Wall -Wextra -Werror.
+ifneq ($(wildcard $(PG_CONFIG)),)
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) -Isrc
+PG_CFLAGS   = -Wall -Wextra -Werror
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+else
+all install installcheck:
+	@echo "PostgreSQL 15 development files are missing: run 'make deps' (or 'make test', which runs it)." >&2
+	@exit 1
+endif
+
+.PHONY: deps test demo bench
+
+deps:
+	@test/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory install
+	@test/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory install
+	@demo/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory install
+	@bench/run.sh

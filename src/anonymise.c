@@ -1,0 +1,443 @@
+/*-------------------------------------------------------------------------
+ *
+ * anonymise.c
+ *	  Irreversible erasure: rgpd.anonymise() (one id or a batch),
+ *	  rgpd.forget() (the right to be forgotten, now), rgpd.replay_erasures()
+ *	  (after a restore, nobody who was forgotten comes back), and the
+ *	  erasure "on arrival" of personal data linked to an already anonymised
+ *	  subject.
+ *
+ *	  A batch is erased set-wise: one UPDATE of the subject table, then per
+ *	  linked table one UPDATE (the personal columns belonging to the
+ *	  subject column that points at an erased subject) and, for links whose
+ *	  rows go with the subject, one DELETE.  Writers of the linked tables
+ *	  are held off while it runs (SHARE lock), so that a row inserted
+ *	  concurrently is either erased here or arrives after, to find the
+ *	  subject anonymised.
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+
+#include "pericles_rgpd.h"
+
+PG_FUNCTION_INFO_V1(rgpd_anonymise);
+PG_FUNCTION_INFO_V1(rgpd_forget);
+PG_FUNCTION_INFO_V1(rgpd_replay_erasures);
+
+/* Rows erased per table, per subject of the batch. */
+typedef struct EraseCounts
+{
+	int			ntables;
+	char	  **tables;
+	int64	  **counts;			/* counts[t][i]: subject ids[i] in table t */
+} EraseCounts;
+
+static int
+find_id(int64 *ids, int n, int64 id)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (ids[mid] == id)
+			return mid;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * Run one generated erasure statement on a table, as its owner; count the
+ * rows per subject from what it returns (one column per subject column,
+ * non-NULL where that column points at an erased subject).
+ */
+static int64
+erase_table(const char *sql, Oid owner, const char *table, int64 *ids, int n,
+			EraseCounts *counts)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	int64	   *row = NULL;
+	uint64		r;
+	int64		total;
+
+	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
+	rgpd_execute(sql, 1, argtypes, values, NULL, owner, true, 0);
+	total = (int64) SPI_processed;
+	if (counts)
+	{
+		int			t = counts->ntables++;
+
+		counts->tables[t] = pstrdup(table);
+		counts->counts[t] = row = palloc0(sizeof(int64) * Max(n, 1));
+	}
+	for (r = 0; row && r < SPI_processed; r++)
+	{
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int			c;
+
+		for (c = 1; c <= desc->natts; c++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], desc, c, &isnull);
+			int			i;
+
+			if (isnull)
+				continue;
+			i = find_id(ids, n, DatumGetInt64(d));
+			if (i >= 0)
+				row[i]++;
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return total;
+}
+
+/*
+ * Erase the linked rows of these subjects in every link of `sub`.
+ * `links` restricts it to one link (erasure on arrival) when valid.
+ */
+static void
+erase_links(RgpdSubject *sub, Oid only_link, int64 *ids, int n, EraseCounts *counts)
+{
+	int			i;
+
+	for (i = 0; i < sub->nlinks; i++)
+	{
+		Oid			link = sub->links[i];
+		Oid			owner;
+		char	   *name;
+		char	   *sql;
+
+		if (OidIsValid(only_link) && link != only_link)
+			continue;
+		owner = rgpd_rel_owner(link);
+		name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(link)),
+										  get_rel_name(link));
+		/* rows that go with the subject, then personal columns of the rest */
+		sql = rgpd_generated_sql(sub->relid, "delete_link", link, NULL);
+		if (sql)
+			erase_table(sql, owner, psprintf("%s (deleted)", name), ids, n, counts);
+		sql = rgpd_generated_sql(sub->relid, "erase_link", link, NULL);
+		if (sql)
+			erase_table(sql, owner, name, ids, n, counts);
+	}
+}
+
+/*
+ * Personal data arrived through `link` for subjects that are anonymised
+ * (an insert that raced the anonymisation, or a later one): erase it.
+ */
+int64
+rgpd_erase_on_arrival(RgpdSubject *sub, Oid link, int64 *ids, int n)
+{
+	n = rgpd_sort_unique_int64(ids, n);
+	erase_links(sub, link, ids, n, NULL);
+	return n;
+}
+
+/* Subjects among ids without an export within rgpd.export_ttl. */
+static int64 *
+without_export(RgpdSubject *sub, int64 *ids, int n, int *nmissing)
+{
+	Oid			argtypes[3] = {REGCLASSOID, INT8ARRAYOID, TEXTOID};
+	Datum		values[3];
+	int64	   *missing = palloc(sizeof(int64) * Max(n, 1));
+	uint64		i;
+
+	values[0] = ObjectIdGetDatum(sub->relid);
+	values[1] = PointerGetDatum(rgpd_int8_array(ids, n));
+	values[2] = CStringGetTextDatum(rgpd_export_ttl);
+	rgpd_execute("SELECT u.id FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)"
+				 " WHERE NOT EXISTS (SELECT 1 FROM rgpd.exports AS e"
+				 "   WHERE e.subject OPERATOR(pg_catalog.=) $1"
+				 "     AND e.subject_id OPERATOR(pg_catalog.=) u.id"
+				 "     AND e.at OPERATOR(pg_catalog.>=) pg_catalog.now()"
+				 "         OPERATOR(pg_catalog.-) $3::pg_catalog.interval)"
+				 " ORDER BY 1",
+				 3, argtypes, values, NULL, rgpd_extension_owner(), false, 0);
+	*nmissing = (int) SPI_processed;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		missing[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return missing;
+}
+
+int
+rgpd_count_without_export(RgpdSubject *sub, int64 *ids, int n)
+{
+	int			nmissing;
+
+	if (n == 0)
+		return 0;
+	(void) without_export(sub, ids, n, &nmissing);
+	return nmissing;
+}
+
+/* {"reason": …, "rows": {"table": n, …}} for subject i of the batch. */
+static Jsonb *
+erase_detail(EraseCounts *counts, int i, const char *reason)
+{
+	StringInfoData buf;
+	int			t;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"reason\": ");
+	escape_json(&buf, reason);
+	appendStringInfoString(&buf, ", \"rows\": {");
+	for (t = 0; t < counts->ntables; t++)
+	{
+		if (counts->counts[t][i] == 0)
+			continue;
+		if (!first)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, counts->tables[t]);
+		appendStringInfo(&buf, ": " INT64_FORMAT, counts->counts[t][i]);
+		first = false;
+	}
+	appendStringInfoString(&buf, "}}");
+	return rgpd_jsonb(buf.data);
+}
+
+/*
+ * Anonymise a batch of subjects of one table.
+ *   action:  journal action ("anonymise", "forget", "replay")
+ *   force:   erase again even if already anonymised, skip unknown ids and
+ *            the export requirement (replay after a restore)
+ *   sweep:   skip (rather than refuse) subjects without a recent export
+ * Returns the number of subjects anonymised.
+ */
+int64
+rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
+				   const char *reason, bool force, bool sweep)
+{
+	RgpdSubject *sub = rgpd_subject(relid, false);
+	RgpdLocked *locked;
+	int64	   *todo = palloc(sizeof(int64) * Max(n, 1));
+	int			ntodo = 0;
+	EraseCounts counts;
+	Jsonb	  **details;
+	int			i;
+	int			nest = rgpd_pin_search_path();
+
+	n = rgpd_sort_unique_int64(ids, n);
+
+	/* hold off writers of the linked tables, then lock the subjects */
+	for (i = 0; i < sub->nlinks; i++)
+		LockRelationOid(sub->links[i], ShareLock);
+	locked = rgpd_lock_subjects(sub, ids, n, false, force, (Datum) 0);
+
+	for (i = 0; i < locked->n; i++)
+	{
+		if (!force && strcmp(locked->status[i], RGPD_ANONYMISED) == 0)
+			ereport(NOTICE,
+					(errmsg("row " INT64_FORMAT " of table %s is already anonymised; nothing to do",
+							locked->ids[i], sub->relname)));
+		else
+			todo[ntodo++] = locked->ids[i];
+	}
+
+	if (rgpd_require_export && !force && ntodo > 0)
+	{
+		int			nmissing;
+		int64	   *missing = without_export(sub, todo, ntodo, &nmissing);
+
+		if (nmissing > 0 && !sweep)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("row %s of table %s has not been exported within %s",
+							rgpd_format_ids(missing, nmissing), sub->relname, rgpd_export_ttl),
+					 errdetail("rgpd.require_export is on; nothing was changed."),
+					 errhint("Export it first with rgpd.export(%s, id).",
+							 quote_literal_cstr(sub->relname))));
+		if (nmissing > 0)
+		{
+			int			j = 0,
+						k = 0;
+
+			ereport(NOTICE,
+					(errmsg("%d row(s) of table %s skipped: no export within %s (%s)",
+							nmissing, sub->relname, rgpd_export_ttl,
+							rgpd_format_ids(missing, nmissing))));
+			for (i = 0; i < ntodo; i++)
+			{
+				while (k < nmissing && missing[k] < todo[i])
+					k++;
+				if (k < nmissing && missing[k] == todo[i])
+					continue;
+				todo[j++] = todo[i];
+			}
+			ntodo = j;
+		}
+	}
+	if (ntodo == 0)
+	{
+		rgpd_unpin_search_path(nest);
+		return 0;
+	}
+
+	counts.ntables = 0;
+	counts.tables = palloc(sizeof(char *) * (2 * sub->nlinks + 1));
+	counts.counts = palloc(sizeof(int64 *) * (2 * sub->nlinks + 1));
+
+	/*
+	 * The subject first: once it reads anonymised, a row deleted below that
+	 * also pointed at another subject recomputes that other subject only.
+	 */
+	erase_table(rgpd_generated_sql(relid, "erase_subject", InvalidOid, NULL),
+				sub->owner, sub->relname, todo, ntodo, &counts);
+	erase_links(sub, InvalidOid, todo, ntodo, &counts);
+	rgpd_mark_links(sub, todo, ntodo, true);
+
+	/* stored exports hold personal data: they go too */
+	{
+		Oid			argtypes[2] = {REGCLASSOID, INT8ARRAYOID};
+		Datum		values[2];
+
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = PointerGetDatum(rgpd_int8_array(todo, ntodo));
+		rgpd_execute("DELETE FROM rgpd.exports AS e WHERE e.subject OPERATOR(pg_catalog.=) $1"
+					 " AND e.subject_id OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.int8[])",
+					 2, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
+	}
+
+	details = palloc(sizeof(Jsonb *) * ntodo);
+	for (i = 0; i < ntodo; i++)
+		details[i] = erase_detail(&counts, i, reason);
+	rgpd_journal(action, relid, todo, ntodo, details, NULL);
+
+	rgpd_unpin_search_path(nest);
+	return ntodo;
+}
+
+/*
+ * rgpd.anonymise(subject, id | ids): managers only.  Returns the number of
+ * subjects anonymised (already anonymised ones are left, with a notice).
+ */
+Datum
+rgpd_anonymise(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int			n;
+	int64	   *ids = rgpd_ids_arg(fcinfo, 1, &n);
+	int64		done;
+
+	rgpd_require_manager("anonymise");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	done = rgpd_anonymise_ids(relid, ids, n, "anonymise", "manual", false, false);
+	SPI_finish();
+	PG_RETURN_INT64(done);
+}
+
+/*
+ * rgpd.forget(subject, id, reason): the right to be forgotten, now,
+ * whatever the dates.  Managers only; the reason is journaled.
+ */
+Datum
+rgpd_forget(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	int64		id;
+	char	   *reason;
+	int64		done;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("subject and id must not be NULL")));
+	if (PG_ARGISNULL(2) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(2)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a request to be forgotten needs a reason"),
+				 errhint("Say where the request came from, e.g. 'letter of 2026-11-02'.")));
+	relid = PG_GETARG_OID(0);
+	id = PG_GETARG_INT64(1);
+	reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+	rgpd_require_manager("forget");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	done = rgpd_anonymise_ids(relid, &id, 1, "forget", reason, false, false);
+	SPI_finish();
+	PG_RETURN_INT64(done);
+}
+
+/*
+ * rgpd.replay_erasures(since): re-apply every anonymisation and forget
+ * journaled since a time, whatever the rows now say (restored rows carry
+ * the status they had in the backup).  Returns the number of subjects
+ * erased again.
+ */
+Datum
+rgpd_replay_erasures(PG_FUNCTION_ARGS)
+{
+	Datum		since = PG_GETARG_DATUM(0);
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+	int64		total = 0;
+	int			nsubjects;
+	Oid		   *subjects;
+	ArrayType **idarrays;
+	uint64		i;
+
+	rgpd_require_manager("replay erasures");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+
+	values[0] = since;
+	rgpd_execute("SELECT j.subject::pg_catalog.oid, pg_catalog.array_agg(DISTINCT j.subject_id)"
+				 "  FROM rgpd.journal AS j"
+				 " WHERE j.action OPERATOR(pg_catalog.=) ANY (ARRAY['anonymise', 'forget', 'replay'])"
+				 "   AND j.at OPERATOR(pg_catalog.>=) $1 AND j.subject_id IS NOT NULL"
+				 "   AND EXISTS (SELECT 1 FROM rgpd.subjects AS s WHERE s.subject OPERATOR(pg_catalog.=) j.subject)"
+				 " GROUP BY 1 ORDER BY 1",
+				 1, argtypes, values, NULL, rgpd_extension_owner(), false, 0);
+	nsubjects = (int) SPI_processed;
+	subjects = palloc(sizeof(Oid) * Max(nsubjects, 1));
+	idarrays = palloc(sizeof(ArrayType *) * Max(nsubjects, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+
+		subjects[i] = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		idarrays[i] = DatumGetArrayTypePCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	for (i = 0; i < (uint64) nsubjects; i++)
+	{
+		int			n;
+		int64	   *ids = rgpd_array_to_int64(idarrays[i], &n);
+
+		total += rgpd_anonymise_ids(subjects[i], ids, n, "replay", "replay", true, false);
+	}
+	SPI_finish();
+	PG_RETURN_INT64(total);
+}

@@ -1,0 +1,530 @@
+/*-------------------------------------------------------------------------
+ *
+ * consent.c
+ *	  Consent and the right to object: consent events per campaign (the
+ *	  proof, append-only) and the current consent they give, the
+ *	  do-not-e-mail / do-not-call flags, the provenance and legal basis of a
+ *	  person's data, and the list of recipients a campaign may reach.
+ *
+ *	  Everything here holds the subject's identifier and no personal value.
+ *	  Callers need UPDATE (to record) or SELECT (to read) on the subject
+ *	  table, or the manager right; an archived subject exists only for
+ *	  managers, an anonymised one can no longer be given consents.
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+#include "pericles_rgpd.h"
+
+PG_FUNCTION_INFO_V1(rgpd_set_consent);
+PG_FUNCTION_INFO_V1(rgpd_consent_history);
+PG_FUNCTION_INFO_V1(rgpd_object);
+PG_FUNCTION_INFO_V1(rgpd_withdraw_objection);
+PG_FUNCTION_INFO_V1(rgpd_set_provenance);
+PG_FUNCTION_INFO_V1(rgpd_recipients);
+PG_FUNCTION_INFO_V1(rgpd_journal_campaign);
+
+typedef struct Campaign
+{
+	int32		id;
+	char	   *label;
+	char	   *channel;
+	bool		mandatory;
+	char	   *state;
+} Campaign;
+
+/*
+ * The subject row an action is about: checks the caller's right
+ * (UPDATE to write, SELECT to read, or the manager right), and that the
+ * row exists for the caller.  Returns its status.
+ */
+static char *
+subject_row(RgpdSubject *sub, int64 id, bool write)
+{
+	bool		manager = rgpd_is_manager();
+	RgpdLocked *row;
+
+	if (!manager && !rgpd_may(sub->relid, write ? ACL_UPDATE : ACL_SELECT))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s consents of table %s",
+						write ? "record" : "read", sub->relname),
+				 errhint("It needs %s on the table, or membership in %s.",
+						 write ? "UPDATE" : "SELECT", RGPD_MANAGER)));
+	row = rgpd_read_subjects(sub, &id, 1, !manager, false, (Datum) 0, write);
+	if (write && strcmp(row->status[0], RGPD_ANONYMISED) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("row " INT64_FORMAT " of table %s is anonymised", id, sub->relname),
+				 errdetail("Nothing can be recorded for an anonymised person any more.")));
+	return row->status[0];
+}
+
+static Campaign *
+campaign(const char *label)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	Campaign   *c;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(label);
+	rgpd_execute("SELECT c.id, c.label, c.channel, c.mandatory, c.state"
+				 "  FROM rgpd.campaigns AS c WHERE c.label OPERATOR(pg_catalog.=) $1",
+				 1, argtypes, values, NULL, rgpd_extension_owner(), false, 0);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("campaign \"%s\" does not exist", label),
+				 errhint("Create it with rgpd.create_campaign().")));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	c = palloc(sizeof(Campaign));
+	c->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	c->label = SPI_getvalue(tup, desc, 2);
+	c->channel = SPI_getvalue(tup, desc, 3);
+	c->mandatory = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+	c->state = SPI_getvalue(tup, desc, 5);
+	SPI_freetuptable(SPI_tuptable);
+	return c;
+}
+
+static void
+require_args(FunctionCallInfo fcinfo, int nargs, const char *what)
+{
+	int			i;
+
+	for (i = 0; i < nargs; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("arguments of %s must not be NULL", what)));
+}
+
+static char *
+nonempty_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+
+	if (s[strspn(s, " \t\r\n")] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", name)));
+	return s;
+}
+
+/*
+ * rgpd.set_consent(subject, id, campaign, value, origin, at): append a
+ * consent event and make it the current consent if it is the latest.
+ */
+Datum
+rgpd_set_consent(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	int64		id;
+	char	   *label;
+	bool		value;
+	char	   *origin;
+	Datum		at;
+	RgpdSubject *sub;
+	Campaign   *c;
+	Oid			argtypes[6] = {REGCLASSOID, INT8OID, INT4OID, BOOLOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[6];
+	int64		event;
+	bool		isnull;
+	StringInfoData detail;
+	int			nest;
+
+	require_args(fcinfo, 6, "rgpd.set_consent()");
+	relid = PG_GETARG_OID(0);
+	id = PG_GETARG_INT64(1);
+	label = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	value = PG_GETARG_BOOL(3);
+	origin = nonempty_arg(fcinfo, 4, "origin of a consent");
+	at = PG_GETARG_DATUM(5);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	nest = rgpd_pin_search_path();
+	sub = rgpd_subject(relid, false);
+	c = campaign(label);
+	if (strcmp(c->state, "deleted") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("campaign \"%s\" is deleted", label)));
+	if (c->mandatory && !value)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("consent to mandatory campaign \"%s\" cannot be withdrawn", label),
+				 errdetail("Mandatory campaigns carry messages the contract requires (invoices, contract notices)."),
+				 errhint("To stop marketing messages, withdraw consent to optional campaigns, or record an objection with rgpd.object().")));
+	(void) subject_row(sub, id, true);
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int64GetDatum(id);
+	values[2] = Int32GetDatum(c->id);
+	values[3] = BoolGetDatum(value);
+	values[4] = CStringGetTextDatum(origin);
+	values[5] = at;
+	rgpd_execute("WITH e AS (INSERT INTO rgpd.consent_events"
+				 "             (subject, subject_id, campaign_id, value, origin, at)"
+				 "           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id),"
+				 " c AS (INSERT INTO rgpd.consents AS c (campaign_id, subject, subject_id, value, at, event_id)"
+				 "       SELECT $3, $1, $2, $4, $6, e.id FROM e"
+				 "       ON CONFLICT (campaign_id, subject, subject_id) DO UPDATE"
+				 "          SET value = excluded.value, at = excluded.at, event_id = excluded.event_id"
+				 "        WHERE c.at OPERATOR(pg_catalog.<=) excluded.at)"
+				 " SELECT e.id FROM e",
+				 6, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
+	event = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"campaign\": ");
+	escape_json(&detail, label);
+	appendStringInfo(&detail, ", \"value\": %s, \"event_id\": " INT64_FORMAT ", \"origin\": ",
+					 value ? "true" : "false", event);
+	escape_json(&detail, origin);
+	appendStringInfoChar(&detail, '}');
+	rgpd_journal("consent", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+
+	rgpd_unpin_search_path(nest);
+	SPI_finish();
+	PG_RETURN_INT64(event);
+}
+
+/*
+ * rgpd.consent_history(subject, id): every consent event of a subject,
+ * oldest first.
+ */
+Datum
+rgpd_consent_history(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int64		id = PG_GETARG_INT64(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RgpdSubject *sub;
+	Oid			argtypes[2] = {REGCLASSOID, INT8OID};
+	Datum		values[2];
+	uint64		i;
+	int			nest;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	nest = rgpd_pin_search_path();
+	sub = rgpd_subject(relid, false);
+	(void) subject_row(sub, id, false);
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int64GetDatum(id);
+	rgpd_execute("SELECT k.label, k.channel, e.value, e.origin, e.at, e.recorded_at, e.recorded_by"
+				 "  FROM rgpd.consent_events AS e"
+				 "  JOIN rgpd.campaigns AS k ON k.id OPERATOR(pg_catalog.=) e.campaign_id"
+				 " WHERE e.subject OPERATOR(pg_catalog.=) $1 AND e.subject_id OPERATOR(pg_catalog.=) $2"
+				 " ORDER BY e.at, e.id",
+				 2, argtypes, values, NULL, rgpd_extension_owner(), false, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		out[7];
+		bool		nulls[7];
+		int			c;
+
+		for (c = 0; c < 7; c++)
+			out[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+	}
+	rgpd_unpin_search_path(nest);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* 'email' (do_not_email) or 'call' (do_not_call), from what users write. */
+static const char *
+objection_flag(const char *channel)
+{
+	if (pg_strcasecmp(channel, "email") == 0 || pg_strcasecmp(channel, "e-mail") == 0 ||
+		pg_strcasecmp(channel, "mail") == 0)
+		return "do_not_email";
+	if (pg_strcasecmp(channel, "call") == 0 || pg_strcasecmp(channel, "phone") == 0 ||
+		pg_strcasecmp(channel, "sms") == 0)
+		return "do_not_call";
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown channel \"%s\" for an objection", channel),
+			 errhint("Use 'email' (do not e-mail) or 'call' (do not call; it also stops SMS).")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* Set or lift an objection flag; true when it changed. */
+static bool
+set_objection(FunctionCallInfo fcinfo, bool on)
+{
+	Oid			relid;
+	int64		id;
+	char	   *channel;
+	char	   *origin;
+	const char *flag;
+	RgpdSubject *sub;
+	Oid			argtypes[2] = {REGCLASSOID, INT8OID};
+	Datum		values[2];
+	bool		changed;
+	StringInfoData detail;
+	int			nest;
+
+	require_args(fcinfo, 4, on ? "rgpd.object()" : "rgpd.withdraw_objection()");
+	relid = PG_GETARG_OID(0);
+	id = PG_GETARG_INT64(1);
+	channel = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	origin = nonempty_arg(fcinfo, 3, "origin of an objection");
+	flag = objection_flag(channel);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	nest = rgpd_pin_search_path();
+	sub = rgpd_subject(relid, false);
+	(void) subject_row(sub, id, true);
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int64GetDatum(id);
+	if (on)
+		rgpd_execute(psprintf("INSERT INTO rgpd.objections AS o (subject, subject_id, %1$s)"
+							  " VALUES ($1, $2, true)"
+							  " ON CONFLICT (subject, subject_id) DO UPDATE"
+							  "    SET %1$s = true, updated_at = pg_catalog.clock_timestamp()"
+							  "  WHERE NOT o.%1$s", flag),
+					 2, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
+	else
+		rgpd_execute(psprintf("UPDATE rgpd.objections AS o"
+							  "    SET %1$s = false, updated_at = pg_catalog.clock_timestamp()"
+							  "  WHERE o.subject OPERATOR(pg_catalog.=) $1"
+							  "    AND o.subject_id OPERATOR(pg_catalog.=) $2 AND o.%1$s", flag),
+					 2, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
+	changed = SPI_processed > 0;
+
+	if (changed)
+	{
+		initStringInfo(&detail);
+		appendStringInfo(&detail, "{\"flag\": \"%s\", \"origin\": ", flag);
+		escape_json(&detail, origin);
+		appendStringInfoChar(&detail, '}');
+		rgpd_journal(on ? "object" : "withdraw_objection", relid, &id, 1, NULL,
+					 rgpd_jsonb(detail.data));
+	}
+	rgpd_unpin_search_path(nest);
+	SPI_finish();
+	return changed;
+}
+
+/* rgpd.object(subject, id, channel, origin) */
+Datum
+rgpd_object(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(set_objection(fcinfo, true));
+}
+
+/* rgpd.withdraw_objection(subject, id, channel, origin) */
+Datum
+rgpd_withdraw_objection(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(set_objection(fcinfo, false));
+}
+
+/*
+ * rgpd.set_provenance(subject, id, source, legal_basis): where the data
+ * came from, and on which legal basis it is processed.
+ */
+Datum
+rgpd_set_provenance(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	int64		id;
+	char	   *source;
+	char	   *basis;
+	const char *legal = NULL;
+	static const char *const bases[] = {"consent", "contract", "legitimate interest",
+	"legal obligation"};
+	RgpdSubject *sub;
+	Oid			argtypes[4] = {REGCLASSOID, INT8OID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	StringInfoData detail;
+	char	   *p;
+	int			i;
+	int			nest;
+
+	require_args(fcinfo, 4, "rgpd.set_provenance()");
+	relid = PG_GETARG_OID(0);
+	id = PG_GETARG_INT64(1);
+	source = nonempty_arg(fcinfo, 2, "source");
+	basis = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	for (p = basis; *p; p++)
+		if (*p == '_')
+			*p = ' ';
+	for (i = 0; i < (int) lengthof(bases); i++)
+		if (pg_strcasecmp(basis, bases[i]) == 0)
+			legal = bases[i];
+	if (legal == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown legal basis \"%s\"", text_to_cstring(PG_GETARG_TEXT_PP(3))),
+				 errhint("Use consent, contract, legitimate interest or legal obligation.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	nest = rgpd_pin_search_path();
+	sub = rgpd_subject(relid, false);
+	(void) subject_row(sub, id, true);
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int64GetDatum(id);
+	values[2] = CStringGetTextDatum(source);
+	values[3] = CStringGetTextDatum(legal);
+	rgpd_execute("INSERT INTO rgpd.provenance AS p (subject, subject_id, source, legal_basis)"
+				 " VALUES ($1, $2, $3, $4)"
+				 " ON CONFLICT (subject, subject_id) DO UPDATE"
+				 "    SET source = excluded.source, legal_basis = excluded.legal_basis,"
+				 "        recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by",
+				 4, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"source\": ");
+	escape_json(&detail, source);
+	appendStringInfoString(&detail, ", \"legal_basis\": ");
+	escape_json(&detail, legal);
+	appendStringInfoChar(&detail, '}');
+	rgpd_journal("provenance", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+
+	rgpd_unpin_search_path(nest);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * rgpd.recipients(campaign): the subjects a campaign may reach, over every
+ * registered subject table that has a contact column for its channel.
+ * Read as each table's owner (the list excludes archived and anonymised
+ * rows by rule); the caller needs SELECT on the table or the manager right.
+ */
+Datum
+rgpd_recipients(PG_FUNCTION_ARGS)
+{
+	char	   *label = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		manager = rgpd_is_manager();
+	Campaign   *c;
+	Oid		   *subjects;
+	int			nsubjects;
+	uint64		i;
+	int			s;
+	int			nest;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	nest = rgpd_pin_search_path();
+	c = campaign(label);
+	if (strcmp(c->state, "deleted") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("campaign \"%s\" is deleted", label)));
+	if (strcmp(c->state, "active") != 0)
+	{
+		ereport(NOTICE,
+				(errmsg("campaign \"%s\" is inactive: it reaches nobody", label)));
+		rgpd_unpin_search_path(nest);
+		SPI_finish();
+		return (Datum) 0;
+	}
+
+	if (SPI_execute("SELECT s.subject::pg_catalog.oid FROM rgpd.subjects AS s"
+					" ORDER BY s.subject::pg_catalog.text", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pericles_rgpd: could not read rgpd.subjects");
+	nsubjects = (int) SPI_processed;
+	subjects = palloc(sizeof(Oid) * Max(nsubjects, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		subjects[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	for (s = 0; s < nsubjects; s++)
+	{
+		RgpdSubject *sub = rgpd_subject(subjects[s], false);
+		Oid			argtypes[2] = {REGCLASSOID, INT4OID};
+		Datum		values[2];
+		bool		isnull;
+		char	   *sql;
+
+		values[0] = ObjectIdGetDatum(sub->relid);
+		values[1] = Int32GetDatum(c->id);
+		if (SPI_execute_with_args("SELECT rgpd._recipients_sql($1, $2)", 2, argtypes, values,
+								  NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "pericles_rgpd: rgpd._recipients_sql() failed");
+		sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			continue;			/* no contact column for this channel */
+		if (!manager && !rgpd_may(sub->relid, ACL_SELECT))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to list recipients from table %s", sub->relname),
+					 errhint("It needs SELECT on the table, or membership in %s.", RGPD_MANAGER)));
+
+		rgpd_execute(sql, 1, &argtypes[1], &values[1], NULL, sub->owner, false, 0);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			Datum		out[3];
+			bool		nulls[3];
+			int			k;
+
+			for (k = 0; k < 3; k++)
+				out[k] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, k + 1, &nulls[k]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	rgpd_unpin_search_path(nest);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * rgpd._journal_campaign(action, detail): journal a change of campaign,
+ * with the manager who made it as actor.  Campaign actions only.
+ */
+Datum
+rgpd_journal_campaign(PG_FUNCTION_ARGS)
+{
+	char	   *action = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *detail = PG_GETARG_JSONB_P(1);
+
+	if (strcmp(action, "create_campaign") != 0 && strcmp(action, "alter_campaign") != 0 &&
+		strcmp(action, "delete_campaign") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a campaign action", action)));
+	rgpd_require_manager("manage campaigns");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	rgpd_journal(action, InvalidOid, NULL, 0, NULL, detail);
+	SPI_finish();
+	PG_RETURN_VOID();
+}

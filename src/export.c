@@ -1,0 +1,146 @@
+/*-------------------------------------------------------------------------
+ *
+ * export.c
+ *	  rgpd.export(subject, id): the right of access and portability.
+ *	  Everything held on one person as one JSON document: the record, every
+ *	  linked row grouped by table and by the column that links it, opt-in
+ *	  and consent events, objections, provenance, and the journal.  The
+ *	  document is stored (rgpd.exports, purged after rgpd.export_ttl) and
+ *	  the export journaled.
+ *
+ *	  Rows are read as the owner of the subject table, so the document is
+ *	  complete whatever the caller may read directly; the caller needs
+ *	  SELECT on the subject table, and an archived record is exported only
+ *	  to a manager (to anyone else it does not exist).
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+
+#include "pericles_rgpd.h"
+
+PG_FUNCTION_INFO_V1(rgpd_export);
+
+static Datum
+single_jsonb(bool *isnull)
+{
+	Datum		d;
+
+	if (SPI_processed != 1)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+	if (!*isnull)
+		d = SPI_datumTransfer(d, false, -1);
+	return d;
+}
+
+Datum
+rgpd_export(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int64		id = PG_GETARG_INT64(1);
+	bool		manager = rgpd_is_manager();
+	RgpdSubject *sub;
+	Oid			argtypes[6] = {INT8OID, REGCLASSOID, JSONBOID, JSONBOID, JSONBOID, TEXTOID};
+	Datum		values[6];
+	bool		isnull;
+	Datum		record,
+				links,
+				extras,
+				document;
+	char	   *status = NULL;
+	int64		export_id;
+	StringInfoData detail;
+	int			nest;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	sub = rgpd_subject(relid, false);
+	if (!manager && !rgpd_may(relid, ACL_SELECT))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to export rows of table %s", sub->relname),
+				 errhint("Exporting needs SELECT on the table, or membership in %s.",
+						 RGPD_MANAGER)));
+	nest = rgpd_pin_search_path();
+
+	/* the record */
+	values[0] = Int64GetDatum(id);
+	rgpd_execute(rgpd_generated_sql(relid, "export_record", InvalidOid, NULL),
+				 1, argtypes, values, NULL, sub->owner, false, 0);
+	if (SPI_processed == 1)
+		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	record = single_jsonb(&isnull);
+	if (isnull || (!manager && strcmp(status, RGPD_ARCHIVED) == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("table %s has no row with %s = " INT64_FORMAT,
+						sub->relname, quote_identifier(sub->key_column), id)));
+
+	/* every linked row, by table and by the column that links it */
+	rgpd_execute(rgpd_generated_sql(relid, "export_links", InvalidOid, NULL),
+				 1, argtypes, values, NULL, sub->owner, false, 0);
+	links = single_jsonb(&isnull);
+
+	/* what pericles_rgpd itself holds: opt-ins, consents, journal… */
+	argtypes[0] = REGCLASSOID;
+	argtypes[1] = INT8OID;
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int64GetDatum(id);
+	rgpd_execute("SELECT rgpd._export_extras($1, $2)", 2, argtypes, values, NULL,
+				 rgpd_extension_owner(), false, 0);
+	extras = single_jsonb(&isnull);
+
+	argtypes[0] = INT8OID;
+	argtypes[1] = REGCLASSOID;
+	values[0] = Int64GetDatum(id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = record;
+	values[3] = links;
+	values[4] = extras;
+	values[5] = CStringGetTextDatum(status);
+	rgpd_execute("SELECT pg_catalog.jsonb_build_object("
+				 "  'format', 'pericles_rgpd.export/1',"
+				 "  'exported_at', pg_catalog.now(),"
+				 "  'subject', pg_catalog.jsonb_build_object('table', $2::pg_catalog.text, 'id', $1),"
+				 "  'status', $6,"
+				 "  'record', $3,"
+				 "  'linked', $4) OPERATOR(pg_catalog.||) $5",
+				 6, argtypes, values, NULL, InvalidOid, false, 0);
+	document = single_jsonb(&isnull);
+
+	/* keep it, journal it */
+	argtypes[0] = REGCLASSOID;
+	argtypes[1] = INT8OID;
+	argtypes[2] = JSONBOID;
+	argtypes[3] = NAMEOID;
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int64GetDatum(id);
+	values[2] = document;
+	values[3] = DirectFunctionCall1(namein, CStringGetDatum(rgpd_current_user_name()));
+	rgpd_execute("INSERT INTO rgpd.exports (subject, subject_id, document, actor)"
+				 " VALUES ($1, $2, $3, $4) RETURNING id",
+				 4, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
+	export_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											1, &isnull));
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"export_id\": " INT64_FORMAT "}", export_id);
+	rgpd_journal("export", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+
+	rgpd_unpin_search_path(nest);
+	SPI_finish();
+	PG_RETURN_DATUM(document);
+}

@@ -1,0 +1,1289 @@
+/*-------------------------------------------------------------------------
+ *
+ * last_contact.c
+ *	  The contact engine: the C triggers that keep last_contact exact on
+ *	  every registered subject table, from its own creation date, from its
+ *	  linked tables and from opt-in events.
+ *
+ *	  rgpd.link_trigger() is installed on each linked table as AFTER
+ *	  INSERT / UPDATE / DELETE statement triggers with transition tables (and
+ *	  AFTER TRUNCATE).  It reads the changed rows once, in C, and turns them
+ *	  into two sets per subject table:
+ *	    - raises: a subject gains a date; one conditional UPDATE for the
+ *	      whole set (saved plan), nothing written when no date is newer;
+ *	    - lowers: a date that may have been the greatest went away (delete,
+ *	      date corrected downwards, row re-pointed); those subjects are
+ *	      locked and recomputed from all their links.
+ *	  rgpd.subject_trigger() is installed on the subject table: it fills
+ *	  last_contact on insert, keeps the derived columns out of the
+ *	  application's hands, and recomputes a subject whose key or creation
+ *	  date changes.
+ *
+ *	  Concurrency: a raise that writes nothing still takes FOR KEY SHARE on
+ *	  the subject row; a lower takes FOR UPDATE before it recomputes with a
+ *	  fresh snapshot.  A lower therefore waits for every transaction that
+ *	  added a contact it cannot see yet, and no added date is lost.
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgtime.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/regproc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "pericles_rgpd.h"
+
+PG_FUNCTION_INFO_V1(rgpd_link_trigger);
+PG_FUNCTION_INFO_V1(rgpd_subject_trigger);
+PG_FUNCTION_INFO_V1(rgpd_recompute);
+
+/* Above this many subjects, a raise is planned for its actual size. */
+#define RAISE_SMALL_LIMIT 64
+
+/* ---- trigger configuration, parsed from the trigger arguments ---- */
+
+/* A subject column of a link table. */
+typedef struct LinkColumn
+{
+	char	   *name;
+	AttrNumber	attnum;
+	Oid			typid;
+	int			npersonal;		/* personal columns that belong to it */
+	AttrNumber *personal;
+	bool		delete_row;		/* rows pointing through it go on anonymise */
+} LinkColumn;
+
+/* One subject table reached from a link table. */
+typedef struct LinkSubject
+{
+	Oid			subject;
+	pg_tz	   *tz;				/* day of a timestamptz contact */
+	int			ncolumns;
+	LinkColumn *columns;
+	int			ndates;
+	AttrNumber *dates;
+	Oid		   *datetypes;
+} LinkSubject;
+
+typedef enum TriggerKind
+{
+	KIND_LINK,
+	KIND_SUBJECT
+} TriggerKind;
+
+typedef struct TriggerInfo
+{
+	Oid			tgoid;			/* hash key */
+	bool		valid;
+	Oid			relid;			/* table the trigger is on */
+	TriggerKind kind;
+	MemoryContext mcxt;
+	/* link triggers */
+	int			nsubjects;
+	LinkSubject *subjects;
+	/* subject triggers */
+	AttrNumber	key;
+	Oid			keytype;
+	AttrNumber	created;
+	Oid			createdtype;
+	pg_tz	   *tz;
+	AttrNumber	last_contact;
+	AttrNumber	floor;
+	AttrNumber	status;
+	Oid			status_active;
+	Oid			status_anonymised;
+	int			npersonal;
+	AttrNumber *personal;
+} TriggerInfo;
+
+static HTAB *trigger_cache = NULL;
+
+/* ---- growing arrays of contacts ---- */
+
+typedef struct ContactSet
+{
+	RgpdContact *items;
+	int			n;
+	int			size;
+} ContactSet;
+
+static void
+contact_add(ContactSet *set, int64 id, DateADT date, bool has_date)
+{
+	if (set->n == set->size)
+	{
+		set->size = set->size ? set->size * 2 : 64;
+		set->items = set->items ?
+			repalloc_huge(set->items, sizeof(RgpdContact) * set->size) :
+			palloc(sizeof(RgpdContact) * set->size);
+	}
+	set->items[set->n].id = id;
+	set->items[set->n].date = date;
+	set->items[set->n].has_date = has_date;
+	set->n++;
+}
+
+static int
+cmp_contact(const void *a, const void *b)
+{
+	const RgpdContact *x = a;
+	const RgpdContact *y = b;
+
+	if (x->id != y->id)
+		return (x->id > y->id) - (x->id < y->id);
+	/* dated before undated, later dates first */
+	if (x->has_date != y->has_date)
+		return x->has_date ? -1 : 1;
+	return (x->date < y->date) - (x->date > y->date);
+}
+
+/*
+ * Sort by id and keep, for each id, its greatest date.  Sorting also fixes
+ * the order in which rows are locked, so that two statements touching the
+ * same subjects cannot deadlock on each other.
+ */
+static int
+merge_contacts(RgpdContact *c, int n)
+{
+	int			i,
+				j;
+
+	if (n <= 1)
+		return n;
+	qsort(c, n, sizeof(RgpdContact), cmp_contact);
+	for (i = 1, j = 1; i < n; i++)
+		if (c[i].id != c[j - 1].id)
+			c[j++] = c[i];
+	return j;
+}
+
+/* ---- reading values ---- */
+
+static int64
+key_value(Datum d, Oid typid)
+{
+	switch (typid)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return DatumGetInt64(d);
+		default:
+			elog(ERROR, "pericles_rgpd: unsupported key type %u", typid);
+	}
+	return 0;					/* keep compiler quiet */
+}
+
+/*
+ * The day a date/timestamp/timestamptz value falls on; a timestamptz is
+ * read in the subject's time zone, so that the result does not depend on
+ * the session's TimeZone.
+ */
+static DateADT
+contact_day(Datum d, Oid typid, pg_tz *tz)
+{
+	switch (typid)
+	{
+		case DATEOID:
+			return DatumGetDateADT(d);
+		case TIMESTAMPOID:
+			return DatumGetDateADT(DirectFunctionCall1(timestamp_date, d));
+		case TIMESTAMPTZOID:
+			{
+				TimestampTz ts = DatumGetTimestampTz(d);
+				struct pg_tm tm;
+				fsec_t		fsec;
+				int			tzoff;
+
+				if (TIMESTAMP_IS_NOBEGIN(ts))
+				{
+					DateADT		r;
+
+					DATE_NOBEGIN(r);
+					return r;
+				}
+				if (TIMESTAMP_IS_NOEND(ts))
+				{
+					DateADT		r;
+
+					DATE_NOEND(r);
+					return r;
+				}
+				if (timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, tz) != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("timestamp out of range")));
+				return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+			}
+		default:
+			elog(ERROR, "pericles_rgpd: unsupported date type %u", typid);
+	}
+	return 0;					/* keep compiler quiet */
+}
+
+/* Greatest non-null date of a row among the link's date columns. */
+static bool
+row_date(TupleTableSlot *slot, LinkSubject *ls, DateADT *out)
+{
+	bool		found = false;
+	int			i;
+
+	for (i = 0; i < ls->ndates; i++)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, ls->dates[i], &isnull);
+		DateADT		day;
+
+		if (isnull)
+			continue;
+		day = contact_day(d, ls->datetypes[i], ls->tz);
+		if (!found || day > *out)
+			*out = day;
+		found = true;
+	}
+	return found;
+}
+
+static bool
+row_key(TupleTableSlot *slot, LinkColumn *col, int64 *out)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, col->attnum, &isnull);
+
+	if (isnull)
+		return false;
+	*out = key_value(d, col->typid);
+	return true;
+}
+
+/* Does the row carry any personal value belonging to this column? */
+static bool
+row_has_personal(TupleTableSlot *slot, LinkColumn *col)
+{
+	int			i;
+
+	for (i = 0; i < col->npersonal; i++)
+	{
+		bool		isnull;
+
+		(void) slot_getattr(slot, col->personal[i], &isnull);
+		if (!isnull)
+			return true;
+	}
+	return false;
+}
+
+/* Did an update write a personal value of this column? */
+static bool
+personal_changed(TupleTableSlot *oldslot, TupleTableSlot *newslot,
+				 LinkColumn *col)
+{
+	int			i;
+
+	for (i = 0; i < col->npersonal; i++)
+	{
+		AttrNumber	att = col->personal[i];
+		Form_pg_attribute attr = TupleDescAttr(newslot->tts_tupleDescriptor, att - 1);
+		bool		oldnull,
+					newnull;
+		Datum		o = slot_getattr(oldslot, att, &oldnull);
+		Datum		n = slot_getattr(newslot, att, &newnull);
+
+		if (newnull)
+			continue;
+		if (oldnull || !datumIsEqual(o, n, attr->attbyval, attr->attlen))
+			return true;
+	}
+	return false;
+}
+
+/* ---- parsing trigger arguments ---- */
+
+static void
+trigger_relcache_forget(TriggerInfo *info)
+{
+	if (info->mcxt)
+		MemoryContextDelete(info->mcxt);
+	info->mcxt = NULL;
+	info->valid = false;
+}
+
+/*
+ * The relcache callback (subject_cache.c) forwards every invalidation here:
+ * trigger configurations of that table are parsed again on next use.  The
+ * memory is not freed here (the callback may run while a trigger is using
+ * it) but when the entry is next filled.
+ */
+void
+rgpd_link_cache_invalidate(Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	TriggerInfo *info;
+
+	if (trigger_cache == NULL)
+		return;
+	hash_seq_init(&status, trigger_cache);
+	while ((info = hash_seq_search(&status)) != NULL)
+	{
+		bool		hit = !OidIsValid(relid) || info->relid == relid;
+		int			i;
+
+		for (i = 0; !hit && info->valid && i < info->nsubjects; i++)
+			hit = info->subjects[i].subject == relid;
+		if (hit)
+			info->valid = false;
+	}
+}
+
+static AttrNumber
+column_attnum(Relation rel, const char *name, Trigger *trigger)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), name);
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table \"%s\" named by trigger \"%s\" does not exist",
+						name, RelationGetRelationName(rel), trigger->tgname),
+				 errhint("Register the table again, or unregister it, after renaming or dropping a registered column.")));
+	return attnum;
+}
+
+static void
+require_type(Relation rel, AttrNumber attnum, Oid *typid, bool date_kind,
+			 Trigger *trigger)
+{
+	Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	bool		ok;
+
+	*typid = attr->atttypid;
+	ok = date_kind ?
+		(*typid == DATEOID || *typid == TIMESTAMPOID || *typid == TIMESTAMPTZOID) :
+		(*typid == INT2OID || *typid == INT4OID || *typid == INT8OID);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of table \"%s\" named by trigger \"%s\" has type %s",
+						NameStr(attr->attname), RelationGetRelationName(rel),
+						trigger->tgname, format_type_be(*typid)),
+				 errhint("Register the table again after changing the type of a registered column.")));
+}
+
+static pg_tz *
+zone_arg(const char *name)
+{
+	pg_tz	   *tz = pg_tzset(name);
+
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", name)));
+	return tz;
+}
+
+static Oid
+subject_arg(const char *name)
+{
+	return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(name)),
+							NoLock, false);
+}
+
+static void
+bad_args(Trigger *trigger, Relation rel)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("trigger \"%s\" on table \"%s\" has malformed arguments",
+					trigger->tgname, RelationGetRelationName(rel)),
+			 errhint("Triggers of pericles_rgpd are created by rgpd.register_subject() and rgpd.register_link().")));
+}
+
+/*
+ * Link trigger arguments, a flat list of keywords and values:
+ *   subject <name> tz <zone> column <c> ... date <d> ...
+ *   personal <c> <p> ... delete <c> ...   [subject <name> ...]
+ */
+static void
+parse_link_args(TriggerInfo *info, Trigger *trigger, Relation rel)
+{
+	char	  **args = trigger->tgargs;
+	int			nargs = trigger->tgnargs;
+	int			i,
+				s = -1;
+
+	info->nsubjects = 0;
+	for (i = 0; i < nargs; i++)
+		if (strcmp(args[i], "subject") == 0)
+			info->nsubjects++;
+	if (info->nsubjects == 0)
+		bad_args(trigger, rel);
+	info->subjects = palloc0(sizeof(LinkSubject) * info->nsubjects);
+
+	for (i = 0; i < nargs; i++)
+	{
+		LinkSubject *ls = s >= 0 ? &info->subjects[s] : NULL;
+		const char *kw = args[i];
+
+		if (strcmp(kw, "subject") == 0 && i + 1 < nargs)
+		{
+			ls = &info->subjects[++s];
+			ls->subject = subject_arg(args[++i]);
+			ls->tz = zone_arg("UTC");
+			ls->columns = palloc0(sizeof(LinkColumn) * nargs);
+			ls->dates = palloc0(sizeof(AttrNumber) * nargs);
+			ls->datetypes = palloc0(sizeof(Oid) * nargs);
+		}
+		else if (ls == NULL)
+			bad_args(trigger, rel);
+		else if (strcmp(kw, "tz") == 0 && i + 1 < nargs)
+			ls->tz = zone_arg(args[++i]);
+		else if (strcmp(kw, "column") == 0 && i + 1 < nargs)
+		{
+			LinkColumn *col = &ls->columns[ls->ncolumns++];
+
+			col->name = pstrdup(args[++i]);
+			col->attnum = column_attnum(rel, col->name, trigger);
+			require_type(rel, col->attnum, &col->typid, false, trigger);
+			col->personal = palloc0(sizeof(AttrNumber) * nargs);
+		}
+		else if (strcmp(kw, "date") == 0 && i + 1 < nargs)
+		{
+			ls->dates[ls->ndates] = column_attnum(rel, args[++i], trigger);
+			require_type(rel, ls->dates[ls->ndates], &ls->datetypes[ls->ndates],
+						 true, trigger);
+			ls->ndates++;
+		}
+		else if ((strcmp(kw, "personal") == 0 && i + 2 < nargs) ||
+				 (strcmp(kw, "delete") == 0 && i + 1 < nargs))
+		{
+			LinkColumn *col = NULL;
+			int			c;
+
+			for (c = 0; c < ls->ncolumns; c++)
+				if (strcmp(ls->columns[c].name, args[i + 1]) == 0)
+					col = &ls->columns[c];
+			if (col == NULL)
+				bad_args(trigger, rel);
+			if (kw[0] == 'p')
+			{
+				col->personal[col->npersonal++] = column_attnum(rel, args[i + 2], trigger);
+				i += 2;
+			}
+			else
+			{
+				col->delete_row = true;
+				i += 1;
+			}
+		}
+		else
+			bad_args(trigger, rel);
+	}
+}
+
+/*
+ * Subject trigger arguments:
+ *   key <k> [created <c>] tz <zone> [personal <p> ...]
+ */
+static void
+parse_subject_args(TriggerInfo *info, Trigger *trigger, Relation rel)
+{
+	char	  **args = trigger->tgargs;
+	int			nargs = trigger->tgnargs;
+	int			i;
+	Oid			statustype;
+
+	info->tz = zone_arg("UTC");
+	info->personal = palloc0(sizeof(AttrNumber) * Max(nargs, 1));
+	for (i = 0; i < nargs; i++)
+	{
+		const char *kw = args[i];
+
+		if (i + 1 >= nargs)
+			bad_args(trigger, rel);
+		if (strcmp(kw, "key") == 0)
+		{
+			info->key = column_attnum(rel, args[++i], trigger);
+			require_type(rel, info->key, &info->keytype, false, trigger);
+		}
+		else if (strcmp(kw, "created") == 0)
+		{
+			info->created = column_attnum(rel, args[++i], trigger);
+			require_type(rel, info->created, &info->createdtype, true, trigger);
+		}
+		else if (strcmp(kw, "tz") == 0)
+			info->tz = zone_arg(args[++i]);
+		else if (strcmp(kw, "personal") == 0)
+			info->personal[info->npersonal++] = column_attnum(rel, args[++i], trigger);
+		else
+			bad_args(trigger, rel);
+	}
+	if (info->key == InvalidAttrNumber)
+		bad_args(trigger, rel);
+
+	info->last_contact = column_attnum(rel, "last_contact", trigger);
+	info->floor = column_attnum(rel, "rgpd_contact_floor", trigger);
+	info->status = column_attnum(rel, "rgpd_status", trigger);
+	statustype = TupleDescAttr(RelationGetDescr(rel), info->status - 1)->atttypid;
+	info->status_active = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+										  ObjectIdGetDatum(statustype),
+										  CStringGetDatum(RGPD_ACTIVE));
+	info->status_anonymised = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+											  ObjectIdGetDatum(statustype),
+											  CStringGetDatum(RGPD_ANONYMISED));
+	if (!OidIsValid(info->status_active) || !OidIsValid(info->status_anonymised))
+		bad_args(trigger, rel);
+}
+
+/* The parsed configuration of the trigger being fired. */
+static TriggerInfo *
+trigger_info(TriggerData *trigdata, TriggerKind kind)
+{
+	Trigger    *trigger = trigdata->tg_trigger;
+	TriggerInfo *info;
+	bool		found;
+	MemoryContext old;
+
+	if (trigger_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TriggerInfo);
+		trigger_cache = hash_create("pericles_rgpd triggers", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS);
+	}
+	info = hash_search(trigger_cache, &trigger->tgoid, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset(info, 0, sizeof(TriggerInfo));
+		info->tgoid = trigger->tgoid;
+	}
+	if (info->valid)
+		return info;
+
+	trigger_relcache_forget(info);
+	info->mcxt = AllocSetContextCreate(CacheMemoryContext,
+									   "pericles_rgpd trigger",
+									   ALLOCSET_SMALL_SIZES);
+	info->relid = RelationGetRelid(trigdata->tg_relation);
+	info->kind = kind;
+	old = MemoryContextSwitchTo(info->mcxt);
+	PG_TRY();
+	{
+		if (kind == KIND_LINK)
+			parse_link_args(info, trigger, trigdata->tg_relation);
+		else
+			parse_subject_args(info, trigger, trigdata->tg_relation);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		trigger_relcache_forget(info);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	info->valid = true;
+	return info;
+}
+
+/* ---- reading transition tables ---- */
+
+typedef struct TransitionReader
+{
+	Tuplestorestate *store;
+	TupleTableSlot *slot;
+	int			readptr;
+} TransitionReader;
+
+static void
+reader_open(TransitionReader *r, Tuplestorestate *store, TupleDesc desc)
+{
+	r->store = store;
+	r->slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	r->readptr = tuplestore_alloc_read_pointer(store, EXEC_FLAG_REWIND);
+	tuplestore_select_read_pointer(store, r->readptr);
+	tuplestore_rescan(store);
+}
+
+static bool
+reader_next(TransitionReader *r)
+{
+	tuplestore_select_read_pointer(r->store, r->readptr);
+	return tuplestore_gettupleslot(r->store, true, false, r->slot);
+}
+
+static void
+reader_close(TransitionReader *r)
+{
+	tuplestore_select_read_pointer(r->store, 0);
+	ExecDropSingleTupleTableSlot(r->slot);
+}
+
+/* What a row brings to one subject table. */
+static void
+collect_new_row(TupleTableSlot *slot, LinkSubject *ls, ContactSet *raise)
+{
+	DateADT		date = 0;
+	bool		has_date = row_date(slot, ls, &date);
+	int			c;
+
+	for (c = 0; c < ls->ncolumns; c++)
+	{
+		LinkColumn *col = &ls->columns[c];
+		int64		id;
+
+		if (!row_key(slot, col, &id))
+			continue;
+		if (has_date)
+			contact_add(raise, id, date, true);
+		else if (col->delete_row || row_has_personal(slot, col))
+			contact_add(raise, id, 0, false);	/* status check only */
+	}
+}
+
+static void
+collect_old_row(TupleTableSlot *slot, LinkSubject *ls, ContactSet *lower)
+{
+	DateADT		date = 0;
+	int			c;
+
+	if (!row_date(slot, ls, &date))
+		return;
+	for (c = 0; c < ls->ncolumns; c++)
+	{
+		int64		id;
+
+		if (row_key(slot, &ls->columns[c], &id))
+			contact_add(lower, id, date, true);
+	}
+}
+
+/*
+ * An updated row: compare old and new per subject column, so that an
+ * update that changes no date and no subject costs nothing.
+ */
+static void
+collect_updated_row(TupleTableSlot *oldslot, TupleTableSlot *newslot,
+					LinkSubject *ls, ContactSet *raise, ContactSet *lower)
+{
+	DateADT		olddate = 0,
+				newdate = 0;
+	bool		has_old = row_date(oldslot, ls, &olddate);
+	bool		has_new = row_date(newslot, ls, &newdate);
+	int			c;
+
+	for (c = 0; c < ls->ncolumns; c++)
+	{
+		LinkColumn *col = &ls->columns[c];
+		int64		oldid = 0,
+					newid = 0;
+		bool		has_oldid = row_key(oldslot, col, &oldid);
+		bool		has_newid = row_key(newslot, col, &newid);
+		bool		arrival = col->npersonal > 0 &&
+			personal_changed(oldslot, newslot, col);
+
+		if (has_oldid && has_newid && oldid == newid)
+		{
+			if (has_new && (!has_old || newdate > olddate))
+				contact_add(raise, newid, newdate, true);
+			else if (has_old && (!has_new || newdate < olddate))
+				contact_add(lower, oldid, olddate, true);
+			if (arrival)
+				contact_add(raise, newid, 0, false);
+			continue;
+		}
+		/* re-pointed (or pointed for the first time, or no longer) */
+		if (has_oldid && has_old)
+			contact_add(lower, oldid, olddate, true);
+		if (has_newid)
+		{
+			if (has_new)
+				contact_add(raise, newid, newdate, true);
+			else if (col->delete_row || row_has_personal(newslot, col))
+				contact_add(raise, newid, 0, false);
+		}
+	}
+}
+
+/* Subject columns whose new rows must be erased if the subject is anonymised. */
+static List *
+arrival_columns(LinkSubject *ls)
+{
+	List	   *result = NIL;
+	int			c;
+
+	for (c = 0; c < ls->ncolumns; c++)
+		if (ls->columns[c].npersonal > 0 || ls->columns[c].delete_row)
+			result = lappend(result, ls->columns[c].name);
+	return result;
+}
+
+/* ---- the engine ---- */
+
+/*
+ * Record contacts: one conditional UPDATE for the whole set, with a saved
+ * plan.  Subjects that get no newer date are only locked FOR KEY SHARE (see
+ * the file header).  The statement also reports the subjects that are not
+ * active: an anonymised subject's personal data arriving through `link` is
+ * erased at once, and an archived subject given a fresh contact is
+ * un-archived.
+ */
+void
+rgpd_raise_contacts(RgpdSubject *sub, RgpdContact *c, int n, Oid link,
+					List *arrival, const char *reason)
+{
+	Oid			argtypes[2] = {INT8ARRAYOID, DATEARRAYOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	Datum	   *ids;
+	Datum	   *dates;
+	bool	   *datenulls;
+	int			dims[1];
+	int			lbs[1] = {1};
+	SPIPlanPtr	plan;
+	int64	   *anonymised;
+	int64	   *unarchive;
+	int			nanon = 0,
+				nunarch = 0;
+	uint64		i;
+	int			k;
+
+	n = merge_contacts(c, n);
+	if (n == 0)
+		return;
+
+	ids = palloc(sizeof(Datum) * n);
+	dates = palloc(sizeof(Datum) * n);
+	datenulls = palloc(sizeof(bool) * n);
+	for (k = 0; k < n; k++)
+	{
+		ids[k] = Int64GetDatum(c[k].id);
+		dates[k] = DateADTGetDatum(c[k].date);
+		datenulls[k] = !c[k].has_date;
+	}
+	dims[0] = n;
+	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_md_array(dates, datenulls, 1, dims, lbs,
+												   DATEOID, sizeof(DateADT), true,
+												   TYPALIGN_INT));
+
+	if (n <= RAISE_SMALL_LIMIT)
+		plan = rgpd_subject_plan(sub, &sub->raise_small, "raise", 2, argtypes,
+								 CURSOR_OPT_GENERIC_PLAN);
+	else
+		plan = rgpd_subject_plan(sub, &sub->raise_bulk, "raise", 2, argtypes,
+								 CURSOR_OPT_CUSTOM_PLAN);
+	rgpd_execute_plan(plan, values, nulls, sub->owner, true, 0);
+
+	/* rows come back only for subjects that are not active */
+	if (SPI_processed == 0)
+		return;
+	anonymised = palloc(sizeof(int64) * SPI_processed);
+	unarchive = palloc(sizeof(int64) * SPI_processed);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		char	   *status = SPI_getvalue(tup, desc, 2);
+		bool		raised = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+
+		if (strcmp(status, RGPD_ANONYMISED) == 0)
+			anonymised[nanon++] = id;
+		else if (strcmp(status, RGPD_ARCHIVED) == 0 && raised)
+			unarchive[nunarch++] = id;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	if (nanon > 0 && OidIsValid(link) && arrival != NIL)
+		rgpd_erase_on_arrival(sub, link, anonymised, nanon);
+	if (nunarch > 0)
+		rgpd_unarchive_fresh(sub, unarchive, nunarch, reason);
+}
+
+/*
+ * Dates went away.  Lock the subjects (FOR UPDATE), and recompute those
+ * whose last_contact may have been one of the dates removed.
+ */
+void
+rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *c, int n)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	int64	   *ids;
+	int64	   *todo;
+	int			ntodo = 0;
+	int			k;
+	uint64		i;
+
+	n = merge_contacts(c, n);
+	if (n == 0)
+		return;
+	ids = palloc(sizeof(int64) * n);
+	for (k = 0; k < n; k++)
+		ids[k] = c[k].id;
+	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
+	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->lock_lower, "lock_lower", 1,
+										argtypes, CURSOR_OPT_GENERIC_PLAN),
+					  values, NULL, sub->owner, true, 0);
+
+	todo = palloc(sizeof(int64) * Max(SPI_processed, 1));
+	k = 0;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		idnull,
+					lcnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &idnull));
+		Datum		lc = SPI_getbinval(tup, desc, 2, &lcnull);
+
+		/* both lists are sorted by id */
+		while (k < n && c[k].id < id)
+			k++;
+		if (k < n && c[k].id == id &&
+			(lcnull || DatumGetDateADT(lc) <= c[k].date))
+			todo[ntodo++] = id;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (ntodo > 0)
+		rgpd_recompute_ids(sub, todo, ntodo);
+}
+
+/* Recompute some subjects from all their contacts; returns rows changed. */
+int64
+rgpd_recompute_ids(RgpdSubject *sub, int64 *ids, int n)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+
+	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
+	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->recompute_ids, "recompute_ids",
+										1, argtypes, CURSOR_OPT_GENERIC_PLAN),
+					  values, NULL, sub->owner, true, 0);
+	return (int64) SPI_processed;
+}
+
+/*
+ * Recompute every subject of a table.  Writers of its link tables and of
+ * opt-in events are held off (SHARE lock) so that nothing they add can be
+ * missed; the subject table is locked against concurrent changes of keys
+ * and creation dates.
+ */
+static int64
+recompute_all(RgpdSubject *sub)
+{
+	int			i;
+	Oid			optin = get_relname_relid("optin_events",
+										  get_namespace_oid(RGPD_SCHEMA, false));
+	char	   *sql;
+	int64		changed;
+
+	for (i = 0; i < sub->nlinks; i++)
+		LockRelationOid(sub->links[i], ShareLock);
+	if (OidIsValid(optin))
+		LockRelationOid(optin, ShareLock);
+	LockRelationOid(sub->relid, ShareRowExclusiveLock);
+
+	sql = rgpd_generated_sql(sub->relid, "recompute_all", InvalidOid, NULL);
+	rgpd_execute(sql, 0, NULL, NULL, NULL, sub->owner, true, 0);
+	changed = (int64) SPI_processed;
+	pfree(sql);
+	return changed;
+}
+
+/* ---- the link trigger ---- */
+
+static void
+check_trigger_protocol(FunctionCallInfo fcinfo, const char *name,
+					   bool before_row_ok)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function %s must be called as a trigger", name)));
+	if (!before_row_ok && !TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function %s must be fired AFTER", name)));
+}
+
+/*
+ * rgpd.link_trigger(): AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT
+ * with transition tables, and AFTER TRUNCATE.
+ */
+Datum
+rgpd_link_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerEvent ev;
+	TriggerInfo *info;
+	TupleDesc	desc;
+	int			s;
+
+	check_trigger_protocol(fcinfo, "rgpd.link_trigger()", false);
+	ev = trigdata->tg_event;
+	if (!TRIGGER_FIRED_FOR_STATEMENT(ev))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function rgpd.link_trigger() must be fired FOR EACH STATEMENT")));
+
+	/* the extension's own rewrites of linked rows are not contacts */
+	if (TRIGGER_FIRED_BY_UPDATE(ev) && rgpd_internal_write())
+		return PointerGetDatum(NULL);
+
+	info = trigger_info(trigdata, KIND_LINK);
+	desc = RelationGetDescr(trigdata->tg_relation);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+
+	for (s = 0; s < info->nsubjects; s++)
+	{
+		LinkSubject *ls = &info->subjects[s];
+		RgpdSubject *sub = rgpd_subject(ls->subject, false);
+		ContactSet	raise = {0};
+		ContactSet	lower = {0};
+		TransitionReader oldr,
+					newr;
+
+		if (TRIGGER_FIRED_BY_TRUNCATE(ev))
+		{
+			recompute_all(sub);
+			continue;
+		}
+		if (TRIGGER_FIRED_BY_INSERT(ev))
+		{
+			if (trigdata->tg_newtable == NULL)
+				elog(ERROR, "rgpd.link_trigger(): INSERT trigger without NEW TABLE");
+			reader_open(&newr, trigdata->tg_newtable, desc);
+			while (reader_next(&newr))
+				collect_new_row(newr.slot, ls, &raise);
+			reader_close(&newr);
+		}
+		else if (TRIGGER_FIRED_BY_DELETE(ev))
+		{
+			if (trigdata->tg_oldtable == NULL)
+				elog(ERROR, "rgpd.link_trigger(): DELETE trigger without OLD TABLE");
+			reader_open(&oldr, trigdata->tg_oldtable, desc);
+			while (reader_next(&oldr))
+				collect_old_row(oldr.slot, ls, &lower);
+			reader_close(&oldr);
+		}
+		else if (TRIGGER_FIRED_BY_UPDATE(ev))
+		{
+			bool		more_old,
+						more_new;
+
+			if (trigdata->tg_oldtable == NULL || trigdata->tg_newtable == NULL)
+				elog(ERROR, "rgpd.link_trigger(): UPDATE trigger without OLD and NEW TABLE");
+
+			/*
+			 * Old and new rows are stored in the same order, one pair per
+			 * updated row.
+			 */
+			reader_open(&oldr, trigdata->tg_oldtable, desc);
+			reader_open(&newr, trigdata->tg_newtable, desc);
+			for (;;)
+			{
+				more_old = reader_next(&oldr);
+				more_new = reader_next(&newr);
+				if (!more_old || !more_new)
+					break;
+				collect_updated_row(oldr.slot, newr.slot, ls, &raise, &lower);
+			}
+			if (more_old != more_new)
+				elog(ERROR, "rgpd.link_trigger(): transition tables of different sizes");
+			reader_close(&oldr);
+			reader_close(&newr);
+		}
+
+		if (lower.n > 0)
+			rgpd_lower_contacts(sub, lower.items, lower.n);
+		if (raise.n > 0)
+			rgpd_raise_contacts(sub, raise.items, raise.n,
+								RelationGetRelid(trigdata->tg_relation),
+								arrival_columns(ls), "contact");
+	}
+
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
+
+/* ---- the subject trigger ---- */
+
+static DateADT
+created_day(TriggerInfo *info, HeapTuple tuple, TupleDesc desc, bool *isnull)
+{
+	Datum		d;
+
+	*isnull = true;
+	if (info->created == InvalidAttrNumber)
+		return 0;
+	d = heap_getattr(tuple, info->created, desc, isnull);
+	if (*isnull)
+		return 0;
+	return contact_day(d, info->createdtype, info->tz);
+}
+
+/*
+ * BEFORE INSERT OR UPDATE FOR EACH ROW: the derived columns belong to the
+ * extension.  On insert, last_contact starts at the creation date; on
+ * update, last_contact and its floor keep their values, rgpd_status may
+ * only change through the rgpd functions, and an anonymised record's
+ * personal columns cannot be written again.
+ */
+static HeapTuple
+guard_row(TriggerData *trigdata, TriggerInfo *info)
+{
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	newtup = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	int			cols[3];
+	Datum		vals[3];
+	bool		nulls[3];
+	bool		isnull;
+	Datum		status;
+
+	if (rgpd_internal_write())
+		return newtup;
+
+	status = heap_getattr(newtup, info->status, desc, &isnull);
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		DateADT		day;
+
+		if (!isnull && DatumGetObjectId(status) != info->status_active)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("new rows of table \"%s\" must have rgpd_status 'active'",
+							RelationGetRelationName(rel)),
+					 errhint("Insert the row as active, then use rgpd.archive().")));
+		day = created_day(info, newtup, desc, &isnull);
+		cols[0] = info->last_contact;
+		cols[1] = info->floor;
+		vals[0] = vals[1] = DateADTGetDatum(day);
+		nulls[0] = nulls[1] = isnull;
+		return heap_modify_tuple_by_cols(newtup, desc, 2, cols, vals, nulls);
+	}
+	else
+	{
+		HeapTuple	oldtup = trigdata->tg_trigtuple;
+		bool		oldnull;
+		Datum		oldstatus = heap_getattr(oldtup, info->status, desc, &oldnull);
+		bool		lcnull,
+					flnull;
+		Datum		lc = heap_getattr(oldtup, info->last_contact, desc, &lcnull);
+		Datum		fl = heap_getattr(oldtup, info->floor, desc, &flnull);
+		int			i;
+
+		if (isnull || DatumGetObjectId(status) != DatumGetObjectId(oldstatus))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("column \"rgpd_status\" of table \"%s\" can only be changed by pericles_rgpd",
+							RelationGetRelationName(rel)),
+					 errhint("Use rgpd.archive(), rgpd.unarchive(), rgpd.optin() or rgpd.anonymise().")));
+
+		if (DatumGetObjectId(oldstatus) == info->status_anonymised)
+		{
+			for (i = 0; i < info->npersonal; i++)
+			{
+				AttrNumber	att = info->personal[i];
+				Form_pg_attribute attr = TupleDescAttr(desc, att - 1);
+				bool		on,
+							nn;
+				Datum		o = heap_getattr(oldtup, att, desc, &on);
+				Datum		v = heap_getattr(newtup, att, desc, &nn);
+
+				if (on != nn || (!on && !datumIsEqual(o, v, attr->attbyval, attr->attlen)))
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("cannot write personal column \"%s\" of an anonymised row of table \"%s\"",
+									NameStr(attr->attname), RelationGetRelationName(rel)),
+							 errdetail("Anonymisation is irreversible.")));
+			}
+		}
+
+		/* keep the derived columns as the extension left them */
+		cols[0] = info->last_contact;
+		cols[1] = info->floor;
+		vals[0] = lc;
+		vals[1] = fl;
+		nulls[0] = lcnull;
+		nulls[1] = flnull;
+		{
+			bool		n0,
+						n1;
+			Datum		v0 = heap_getattr(newtup, info->last_contact, desc, &n0);
+			Datum		v1 = heap_getattr(newtup, info->floor, desc, &n1);
+
+			if (n0 == lcnull && n1 == flnull &&
+				(lcnull || DatumGetDateADT(v0) == DatumGetDateADT(lc)) &&
+				(flnull || DatumGetDateADT(v1) == DatumGetDateADT(fl)))
+				return newtup;
+		}
+		return heap_modify_tuple_by_cols(newtup, desc, 2, cols, vals, nulls);
+	}
+}
+
+/* Keys of the rows of a transition table. */
+static int64 *
+transition_keys(Tuplestorestate *store, TupleDesc desc, TriggerInfo *info, int *n)
+{
+	TransitionReader r;
+	int			size = 64;
+	int64	   *keys = palloc(sizeof(int64) * size);
+
+	*n = 0;
+	reader_open(&r, store, desc);
+	while (reader_next(&r))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(r.slot, info->key, &isnull);
+
+		if (isnull)
+			continue;
+		if (*n == size)
+		{
+			size *= 2;
+			keys = repalloc_huge(keys, sizeof(int64) * size);
+		}
+		keys[(*n)++] = key_value(d, info->keytype);
+	}
+	reader_close(&r);
+	return keys;
+}
+
+/*
+ * rgpd.subject_trigger():
+ *   BEFORE INSERT OR UPDATE FOR EACH ROW: guard_row();
+ *   AFTER INSERT FOR EACH STATEMENT (NEW TABLE): new subjects may already
+ *     be referenced by linked rows (loaded first, no foreign key):
+ *     recompute them;
+ *   AFTER UPDATE OF key, created FOR EACH ROW: recompute that subject.
+ */
+Datum
+rgpd_subject_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerEvent ev;
+	TriggerInfo *info;
+	RgpdSubject *sub;
+
+	check_trigger_protocol(fcinfo, "rgpd.subject_trigger()", true);
+	ev = trigdata->tg_event;
+	info = trigger_info(trigdata, KIND_SUBJECT);
+
+	if (TRIGGER_FIRED_BEFORE(ev))
+	{
+		if (!TRIGGER_FIRED_FOR_ROW(ev) ||
+			!(TRIGGER_FIRED_BY_INSERT(ev) || TRIGGER_FIRED_BY_UPDATE(ev)))
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("function rgpd.subject_trigger() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
+		return PointerGetDatum(guard_row(trigdata, info));
+	}
+
+	if (rgpd_internal_write())
+		return PointerGetDatum(NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	sub = rgpd_subject(RelationGetRelid(trigdata->tg_relation), false);
+
+	if (TRIGGER_FIRED_BY_INSERT(ev) && TRIGGER_FIRED_FOR_STATEMENT(ev))
+	{
+		int			n;
+		int64	   *keys;
+
+		if (trigdata->tg_newtable == NULL)
+			elog(ERROR, "rgpd.subject_trigger(): INSERT trigger without NEW TABLE");
+		keys = transition_keys(trigdata->tg_newtable,
+							   RelationGetDescr(trigdata->tg_relation), info, &n);
+		n = rgpd_sort_unique_int64(keys, n);
+		if (n > 0 && sub->has_links)
+			rgpd_recompute_ids(sub, keys, n);
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(ev) && TRIGGER_FIRED_FOR_ROW(ev))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(trigdata->tg_newtuple, info->key,
+									 RelationGetDescr(trigdata->tg_relation), &isnull);
+		RgpdContact c;
+
+		if (!isnull)
+		{
+			/* lock, then recompute under a fresh snapshot */
+			c.id = key_value(d, info->keytype);
+			DATE_NOEND(c.date);
+			c.has_date = true;
+			rgpd_lower_contacts(sub, &c, 1);
+		}
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function rgpd.subject_trigger() fired for an unsupported event")));
+
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
+
+/* ---- rgpd.recompute() ---- */
+
+/*
+ * rgpd.recompute(subject regclass) RETURNS bigint: repair every row whose
+ * last_contact differs from a full recomputation; returns how many were
+ * changed.  Owner of the table (or superuser) only.
+ */
+Datum
+rgpd_recompute(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	RgpdSubject *sub;
+	int64		changed;
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s to recompute it",
+						get_rel_name(relid) ? get_rel_name(relid) : "?")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	sub = rgpd_subject(relid, false);
+	changed = recompute_all(sub);
+	SPI_finish();
+	PG_RETURN_INT64(changed);
+}

@@ -1,0 +1,166 @@
+/*-------------------------------------------------------------------------
+ *
+ * pericles_rgpd.h
+ *	  Declarations shared by the C files of pericles_rgpd: settings, the
+ *	  helpers that run internal SQL as a table owner, the per-subject cache
+ *	  and the contact engine entry points used by the action functions.
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERICLES_RGPD_H
+#define PERICLES_RGPD_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "nodes/parsenodes.h"
+#include "utils/array.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+
+/* Name of the extension, of its schema and of the manager role. */
+#define RGPD_EXTENSION	"pericles_rgpd"
+#define RGPD_SCHEMA		"rgpd"
+#define RGPD_MANAGER	"rgpd_manager"
+
+/* Status labels of rgpd.status. */
+#define RGPD_ACTIVE		"active"
+#define RGPD_ARCHIVED	"archived"
+#define RGPD_ANONYMISED	"anonymised"
+
+/* ---- settings (pericles_rgpd.c) ---- */
+extern bool rgpd_auto_anonymise;
+extern bool rgpd_require_export;
+extern char *rgpd_mask_text;
+extern char *rgpd_export_ttl;
+
+/* ---- running internal SQL (pericles_rgpd.c) ---- */
+
+/*
+ * True while the extension itself is writing (archiving, anonymising,
+ * recording a contact): the triggers then leave those writes alone, so that
+ * the extension's own writes are never taken for contacts.
+ */
+extern bool rgpd_internal_write(void);
+
+/* Run a saved plan / one-shot statement as `role`, RLS not forced. */
+extern int	rgpd_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
+							  Oid role, bool internal, long tcount);
+extern int	rgpd_execute(const char *sql, int nargs, Oid *argtypes,
+						 Datum *values, const char *nulls,
+						 Oid role, bool internal, long tcount);
+
+/* Prepare and keep a plan (CURSOR_OPT_* options). */
+extern SPIPlanPtr rgpd_prepare(const char *sql, int nargs, Oid *argtypes,
+							   int cursor_options);
+
+/* search_path pinned to pg_catalog, pg_temp for code that runs user SQL. */
+extern int	rgpd_pin_search_path(void);
+extern void rgpd_unpin_search_path(int nest_level);
+
+/* Roles. */
+extern Oid	rgpd_extension_owner(void);
+extern bool rgpd_is_manager(void);
+extern void rgpd_require_manager(const char *action);
+extern char *rgpd_current_user_name(void);
+extern char *rgpd_relname(Oid relid);
+
+/* Fetch a generated statement from rgpd._sql(subject, what, link, col). */
+extern char *rgpd_generated_sql(Oid subject, const char *what, Oid link,
+								const char *column);
+
+/* Arrays of bigint keys. */
+extern ArrayType *rgpd_int8_array(int64 *values, int n);
+extern int64 *rgpd_array_to_int64(ArrayType *arr, int *n);
+extern int	rgpd_sort_unique_int64(int64 *values, int n);
+extern const char *rgpd_format_ids(int64 *ids, int n);
+
+/* ---- the per-subject cache (subject_cache.c) ---- */
+
+typedef struct RgpdSubject
+{
+	Oid			relid;			/* hash key: the subject table */
+	bool		valid;
+	Oid			owner;			/* owner of the subject table */
+	char	   *relname;		/* qualified, quoted name, for messages */
+	char	   *key_column;		/* unquoted name of the key column */
+	bool		has_links;		/* any link with date columns (or opt-ins) */
+	int			nlinks;
+	Oid		   *links;			/* every registered link table */
+	/* saved plans, prepared on first use */
+	SPIPlanPtr	raise_small;
+	SPIPlanPtr	raise_bulk;
+	SPIPlanPtr	lock_lower;
+	SPIPlanPtr	recompute_ids;
+	SPIPlanPtr	unarchive_fresh;
+} RgpdSubject;
+
+extern RgpdSubject *rgpd_subject(Oid relid, bool missing_ok);
+extern SPIPlanPtr rgpd_subject_plan(RgpdSubject *sub, SPIPlanPtr *slot,
+									const char *what, int nargs, Oid *argtypes,
+									int cursor_options);
+extern void rgpd_cache_init(void);
+extern void rgpd_cache_collect_garbage(void);
+extern void rgpd_cache_forget_plan_later(SPIPlanPtr plan);
+
+/* invalidation of the link-trigger cache (last_contact.c) */
+extern void rgpd_link_cache_invalidate(Oid relid);
+
+/* ---- the contact engine (last_contact.c) ---- */
+
+/* A subject id with a contact date (or none: has_date false). */
+typedef struct RgpdContact
+{
+	int64		id;
+	DateADT		date;
+	bool		has_date;
+} RgpdContact;
+
+extern void rgpd_raise_contacts(RgpdSubject *sub, RgpdContact *contacts, int n,
+								Oid link, List *arrival_columns,
+								const char *reason);
+extern void rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *contacts, int n);
+extern int64 rgpd_recompute_ids(RgpdSubject *sub, int64 *ids, int n);
+
+/* ---- archive (archive.c) ---- */
+
+/* Subject rows locked by an action, in key order. */
+typedef struct RgpdLocked
+{
+	int			n;
+	int64	   *ids;
+	char	  **status;			/* "active", "archived", "anonymised" */
+	char	  **negotiator;		/* value of the negotiator column, or NULL */
+	DateADT    *day;			/* day of the action's timestamp, if any */
+} RgpdLocked;
+
+extern RgpdLocked *rgpd_lock_subjects(RgpdSubject *sub, int64 *ids, int n,
+									  bool hide_archived, bool missing_ok,
+									  Datum at);
+extern RgpdLocked *rgpd_read_subjects(RgpdSubject *sub, int64 *ids, int n,
+									  bool hide_archived, bool missing_ok,
+									  Datum at, bool for_update);
+extern bool rgpd_may(Oid relid, AclMode mode);
+extern int64 *rgpd_ids_arg(FunctionCallInfo fcinfo, int argno, int *n);
+extern Oid	rgpd_rel_owner(Oid relid);
+extern Jsonb *rgpd_jsonb(const char *json);
+extern Jsonb *rgpd_reason_detail(const char *reason);
+extern int64 rgpd_mark_links(RgpdSubject *sub, int64 *ids, int n, bool archived);
+extern void rgpd_unarchive_ids(RgpdSubject *sub, int64 *ids, int n,
+							   const char *reason);
+extern void rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n,
+								 const char *reason);
+extern void rgpd_journal(const char *action, Oid subject, int64 *ids, int n,
+						 Jsonb **details, Jsonb *detail);
+
+/* ---- anonymise (anonymise.c) ---- */
+extern int64 rgpd_erase_on_arrival(RgpdSubject *sub, Oid link, int64 *ids, int n);
+extern int64 rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
+								const char *reason, bool force, bool sweep);
+extern int	rgpd_count_without_export(RgpdSubject *sub, int64 *ids, int n);
+
+#endif							/* PERICLES_RGPD_H */

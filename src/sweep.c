@@ -1,0 +1,224 @@
+/*-------------------------------------------------------------------------
+ *
+ * sweep.c
+ *	  rgpd.sweep(as_of, dry_run): the monthly pass that archives every
+ *	  subject due by the end of the month of as_of (and, with
+ *	  rgpd.auto_anonymise, anonymises those due for it), purges old stored
+ *	  exports, and tightens the lower bound the due lists are indexed on.
+ *
+ *	  Candidates come from the same generated query as the pending lists,
+ *	  through the index on rgpd_contact_floor, so the work grows with what
+ *	  is due and not with the table.  The archiving UPDATE checks again,
+ *	  on the row it writes, that the subject is still active and still due:
+ *	  an opt-in or a new contact that commits while the sweep runs wins.
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/json.h"
+
+#include "pericles_rgpd.h"
+
+PG_FUNCTION_INFO_V1(rgpd_sweep);
+
+/* Ids due for an action ("archive" or "anonymise") as of a date, sorted. */
+static int64 *
+due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n)
+{
+	Oid			argtypes[1] = {DATEOID};
+	Datum		values[1];
+	char	   *due = rgpd_generated_sql(sub->relid, psprintf("due_%s", action),
+										 InvalidOid, NULL);
+	int64	   *ids;
+	uint64		i;
+
+	values[0] = DateADTGetDatum(as_of);
+	rgpd_execute(psprintf("SELECT q.id FROM (%s) AS q WHERE NOT q.excluded ORDER BY q.id", due),
+				 1, argtypes, values, NULL, sub->owner, false, 0);
+	ids = palloc(sizeof(int64) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	*n = (int) SPI_processed;
+	SPI_freetuptable(SPI_tuptable);
+	return ids;
+}
+
+/* Archive due subjects that are still active and still due. */
+static int64
+archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
+{
+	Oid			argtypes[2] = {INT8ARRAYOID, DATEOID};
+	Datum		values[2];
+	int64	   *done;
+	int			ndone;
+	uint64		i;
+	StringInfoData detail;
+
+	if (n == 0)
+		return 0;
+	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
+	values[1] = DateADTGetDatum(as_of);
+	rgpd_execute(rgpd_generated_sql(sub->relid, "sweep_archive", InvalidOid, NULL),
+				 2, argtypes, values, NULL, sub->owner, true, 0);
+	done = palloc(sizeof(int64) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		done[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	ndone = (int) SPI_processed;
+	SPI_freetuptable(SPI_tuptable);
+	ndone = rgpd_sort_unique_int64(done, ndone);
+
+	rgpd_mark_links(sub, done, ndone, true);
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"reason\": \"sweep\", \"as_of\": \"%s\"}",
+					 DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(as_of))));
+	rgpd_journal("archive", sub->relid, done, ndone, NULL, rgpd_jsonb(detail.data));
+	return ndone;
+}
+
+/* Tighten floors below next month's bound (see rgpd._sql 'sweep_refresh'). */
+static void
+refresh_floors(RgpdSubject *sub, DateADT as_of)
+{
+	Oid			argtypes[1] = {DATEOID};
+	Datum		values[1];
+
+	values[0] = DateADTGetDatum(as_of);
+	rgpd_execute(rgpd_generated_sql(sub->relid, "sweep_refresh", InvalidOid, NULL),
+				 1, argtypes, values, NULL, sub->owner, true, 0);
+}
+
+static int64
+purge_exports(void)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(rgpd_export_ttl);
+	rgpd_execute("DELETE FROM rgpd.exports AS e"
+				 " WHERE e.at OPERATOR(pg_catalog.<) pg_catalog.now()"
+				 "       OPERATOR(pg_catalog.-) $1::pg_catalog.interval",
+				 1, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
+	return (int64) SPI_processed;
+}
+
+static void
+emit(ReturnSetInfo *rsinfo, const char *action, Oid subject, int64 count)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	values[0] = CStringGetTextDatum(action);
+	values[1] = ObjectIdGetDatum(subject);
+	values[2] = Int64GetDatum(count);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * rgpd.sweep(as_of date, dry_run boolean) RETURNS TABLE(action, subject,
+ * count): one row per action and subject table.  A dry run changes nothing
+ * and returns the counts a real run would.  Managers only (the scheduled
+ * job runs as a member of rgpd_manager).
+ */
+Datum
+rgpd_sweep(PG_FUNCTION_ARGS)
+{
+	DateADT		as_of = PG_GETARG_DATEADT(0);
+	bool		dry_run = PG_GETARG_BOOL(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid		   *subjects;
+	int			nsubjects;
+	uint64		i;
+	int64		archived = 0,
+				anonymised = 0,
+				purged = 0;
+	int			nest;
+	StringInfoData detail;
+
+	rgpd_require_manager("run the sweep");
+	if (DATE_NOT_FINITE(as_of))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("as_of must be a finite date")));
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	nest = rgpd_pin_search_path();
+
+	if (SPI_execute("SELECT s.subject::pg_catalog.oid FROM rgpd.subjects AS s"
+					" ORDER BY s.subject::pg_catalog.text", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pericles_rgpd: could not read rgpd.subjects");
+	nsubjects = (int) SPI_processed;
+	subjects = palloc(sizeof(Oid) * Max(nsubjects, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		subjects[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	for (i = 0; i < (uint64) nsubjects; i++)
+	{
+		RgpdSubject *sub = rgpd_subject(subjects[i], false);
+		int			n;
+		int64	   *ids = due_ids(sub, "archive", as_of, &n);
+		int64		count;
+
+		count = dry_run ? n : archive_due(sub, ids, n, as_of);
+		archived += count;
+		emit(rsinfo, "archive", sub->relid, count);
+
+		if (rgpd_auto_anonymise)
+		{
+			ids = due_ids(sub, "anonymise", as_of, &n);
+			if (dry_run)
+				count = n - (rgpd_require_export ? rgpd_count_without_export(sub, ids, n) : 0);
+			else
+				count = rgpd_anonymise_ids(sub->relid, ids, n, "anonymise", "sweep",
+										   false, true);
+			anonymised += count;
+			emit(rsinfo, "anonymise", sub->relid, count);
+		}
+		if (!dry_run)
+			refresh_floors(sub, as_of);
+	}
+
+	if (!dry_run)
+	{
+		purged = purge_exports();
+		initStringInfo(&detail);
+		appendStringInfo(&detail,
+						 "{\"as_of\": \"%s\", \"archived\": " INT64_FORMAT
+						 ", \"anonymised\": " INT64_FORMAT ", \"exports_purged\": " INT64_FORMAT
+						 ", \"auto_anonymise\": %s}",
+						 DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(as_of))),
+						 archived, anonymised, purged, rgpd_auto_anonymise ? "true" : "false");
+		rgpd_journal("sweep", InvalidOid, NULL, 0, NULL, rgpd_jsonb(detail.data));
+	}
+
+	rgpd_unpin_search_path(nest);
+	SPI_finish();
+	return (Datum) 0;
+}

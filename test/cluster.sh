@@ -1,0 +1,75 @@
+# test/cluster.sh — start and stop a throwaway PostgreSQL 15 cluster.
+#
+# Sourced by test/run.sh, demo/run.sh and bench/run.sh.  The cluster runs as
+# the postgres OS user (PostgreSQL refuses root) in a fresh temporary
+# directory, listens only on a Unix socket in that directory, and preloads
+# pg_cron.  cluster_start sets PGHOST, PGPORT, PGUSER and CLUSTER_DIR;
+# cluster_stop stops the server and removes the directory, and is installed
+# as an EXIT trap so that it runs whatever happens.
+
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGXS_DIR=${PGXS_DIR:-$(dirname "$("$PGBIN/pg_config" --pgxs)")/..}
+
+# Run a command as the cluster's OS user: postgres when we are root,
+# ourselves otherwise.
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- env PATH="$PGBIN:$PATH" PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" "$@"
+	else
+		env PATH="$PGBIN:$PATH" "$@"
+	fi
+}
+
+# psql against the throwaway cluster, quiet and stopping on the first error.
+pg_sql() {
+	as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+cluster_start() {
+	local extra_conf=${1:-}
+	CLUSTER_DIR=$(mktemp -d /tmp/pericles_rgpd.XXXXXX)
+	chmod 755 "$CLUSTER_DIR"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres: "$CLUSTER_DIR"
+	fi
+	export PGHOST=$CLUSTER_DIR PGPORT=${PGPORT_CHOICE:-54329} PGUSER=postgres
+	trap cluster_stop EXIT
+
+	as_pg "$PGBIN/initdb" -D "$CLUSTER_DIR/data" -U postgres --auth=trust \
+		--no-sync -E UTF8 --locale=C.UTF-8 >"$CLUSTER_DIR/initdb.log" 2>&1 || {
+		cat "$CLUSTER_DIR/initdb.log" >&2
+		return 1
+	}
+	as_pg tee -a "$CLUSTER_DIR/data/postgresql.conf" >/dev/null <<EOF
+listen_addresses = ''
+unix_socket_directories = '$CLUSTER_DIR'
+port = $PGPORT
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'rgpd_regress'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 40
+max_prepared_transactions = 10
+lc_messages = 'C'
+$extra_conf
+EOF
+	as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" \
+		-w -t 60 start >/dev/null || {
+		cat "$CLUSTER_DIR/server.log" >&2
+		return 1
+	}
+}
+
+cluster_stop() {
+	[ -n "${CLUSTER_DIR:-}" ] || return 0
+	if [ -f "$CLUSTER_DIR/data/postmaster.pid" ]; then
+		as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+	if [ -n "${KEEP_CLUSTER:-}" ]; then
+		echo "cluster kept in $CLUSTER_DIR" >&2
+	else
+		rm -rf "$CLUSTER_DIR"
+	fi
+	CLUSTER_DIR=
+}
