@@ -40,16 +40,16 @@ deps:
 	@test/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory install
+	@$(MAKE) --no-print-directory -s all
+	@$(MAKE) --no-print-directory -s install >/dev/null
 	@test/run.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory install
+	@$(MAKE) --no-print-directory -s all
+	@$(MAKE) --no-print-directory -s install >/dev/null
 	@demo/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory install
+	@$(MAKE) --no-print-directory -s all
+	@$(MAKE) --no-print-directory -s install >/dev/null
 	@bench/run.sh

@@ -16,8 +16,13 @@
 \echo Use "CREATE EXTENSION pericles_rgpd" to load this file. \quit
 
 /* ------------------------------------------------------------------ *
- * 1. Roles and types
+ * 1. Schema, roles and types
  * ------------------------------------------------------------------ */
+
+-- The schema is created here (the control file names pg_catalog, as
+-- pg_cron's does) so that it belongs to the extension and goes with it.
+CREATE SCHEMA rgpd;
+COMMENT ON SCHEMA rgpd IS 'pericles_rgpd: GDPR retention rules';
 
 -- The personal-data manager right.  Roles are cluster-wide: the role is
 -- created once and kept when the extension is dropped.
@@ -323,8 +328,8 @@ COMMENT ON FUNCTION rgpd.sweep(date, boolean) IS
 CREATE FUNCTION rgpd._month_end(d date) RETURNS date
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    SELECT CAST(pg_catalog.date_trunc('month', CAST(d AS pg_catalog.timestamp))
-                OPERATOR(pg_catalog.+) interval '1 month'
+    SELECT CAST((pg_catalog.date_trunc('month', CAST(d AS pg_catalog.timestamp))
+                 OPERATOR(pg_catalog.+) interval '1 month')
                 OPERATOR(pg_catalog.-) interval '1 day' AS pg_catalog.date)
 $$;
 
@@ -676,21 +681,28 @@ BEGIN
             rel, k, 'anonymised', rgpd._differs('s.last_contact', 'v.lc'));
 
     ELSIF what = 'raise' THEN
-        -- $1 bigint[] sorted ids, $2 date[] their dates (NULL: status check only)
+        -- $1 bigint[] sorted ids, $2 date[] their dates (NULL: status check only).
+        -- l locks each subject FOR KEY SHARE and reads its latest version
+        -- (after waiting for a transaction that lowered it); the UPDATE
+        -- decides on those values, not on its own snapshot's, and takes
+        -- GREATEST with the row it finally writes (re-read by EvalPlanQual
+        -- if another contact raised it meanwhile).
         RETURN format(
             'WITH l AS MATERIALIZED ('
-            '  SELECT CAST(s.%1$s AS pg_catalog.int8) AS id, s.rgpd_status AS st, v.d'
+            '  SELECT CAST(s.%1$s AS pg_catalog.int8) AS id, s.rgpd_status AS st,'
+            '         s.last_contact AS lc, v.d'
             '    FROM %2$s AS s'
             '    JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),'
             '                    pg_catalog.unnest($2::pg_catalog.date[])) AS v(id, d)'
             '      ON s.%1$s OPERATOR(pg_catalog.=) v.id'
             '     FOR KEY SHARE OF s),'
             ' u AS ('
-            '  UPDATE %2$s AS s SET last_contact = l.d,'
+            '  UPDATE %2$s AS s SET last_contact = GREATEST(s.last_contact, l.d),'
             '         rgpd_contact_floor = COALESCE(s.rgpd_contact_floor, l.d)'
             '    FROM l'
             '   WHERE s.%1$s OPERATOR(pg_catalog.=) l.id AND l.d IS NOT NULL'
-            '     AND (s.last_contact IS NULL OR s.last_contact OPERATOR(pg_catalog.<) l.d)'
+            '     AND (l.lc IS NULL OR l.lc OPERATOR(pg_catalog.<) l.d)'
+            '     AND l.st OPERATOR(pg_catalog.<>) %3$L::rgpd.status'
             '     AND s.rgpd_status OPERATOR(pg_catalog.<>) %3$L::rgpd.status'
             '  RETURNING CAST(s.%1$s AS pg_catalog.int8) AS id)'
             ' SELECT l.id, CAST(l.st AS pg_catalog.text), u.id IS NOT NULL'
@@ -1008,8 +1020,8 @@ BEGIN
     -- CHECK constraints on the column must accept the erased value
     sample := CASE method
         WHEN 'null' THEN NULL
-        WHEN 'mask' THEN CASE WHEN a.cat = 'S' THEN current_setting('rgpd.mask_text') END
-        WHEN 'pseudonym' THEN current_setting('rgpd.mask_text') || '_1'
+        WHEN 'mask' THEN CASE WHEN a.cat = 'S' THEN coalesce(current_setting('rgpd.mask_text', true), 'XXXXX') END
+        WHEN 'pseudonym' THEN coalesce(current_setting('rgpd.mask_text', true), 'XXXXX') || '_1'
         WHEN 'empty' THEN CASE WHEN a.cat = 'A' OR a.atttypid IN ('json'::regtype, 'jsonb'::regtype) THEN '{}' ELSE '' END
     END;
     FOR con IN SELECT c.conname, pg_get_expr(c.conbin, c.conrelid) AS expr
@@ -1544,6 +1556,7 @@ BEGIN
     DELETE FROM rgpd.links AS x WHERE x.link = l.link AND x.subject = l.subject;
     DELETE FROM rgpd.erasures AS e WHERE e.tbl = l.link
        AND NOT EXISTS (SELECT 1 FROM rgpd.links AS x WHERE x.link = l.link);
+    PERFORM rgpd._sync_link(l.link);
     PERFORM rgpd._sync(l.subject);
 
     SELECT n.nspname INTO nsp FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
@@ -1619,6 +1632,64 @@ END
 $$;
 COMMENT ON FUNCTION rgpd.unregister_subject(regclass, boolean) IS
     'Removes a subject registration: columns, triggers, policies and indexes added to the table';
+
+-- A registered table that is dropped takes its configuration with it
+-- (links of a dropped subject go too, and the triggers of link tables that
+-- remain are re-created without it).  A registered column cannot be
+-- dropped while it is registered.  SECURITY DEFINER: the configuration
+-- rows of a table that no longer exists are nobody's to delete otherwise;
+-- it only deletes rows about the objects being dropped.
+CREATE FUNCTION rgpd._forget_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped oid[];
+    col record;
+    l regclass;
+BEGIN
+    SELECT array_agg(d.objid) INTO dropped
+      FROM pg_event_trigger_dropped_objects() AS d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0;
+
+    -- a registered column dropped from a table that stays
+    FOR col IN
+        SELECT d.objid::regclass AS tbl, a.attname
+          FROM pg_event_trigger_dropped_objects() AS d
+          JOIN pg_attribute AS a ON a.attrelid = d.objid AND a.attnum = d.objsubid
+         WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0
+           AND NOT d.objid = ANY (coalesce(dropped, '{}'))
+    LOOP
+        IF EXISTS (SELECT 1 FROM rgpd.subjects AS s WHERE s.subject = col.tbl
+                      AND col.attname IN (s.key_column, s.created_column, s.negotiator_column,
+                                          s.email_column, s.mobile_column))
+           OR EXISTS (SELECT 1 FROM rgpd.subjects AS s WHERE s.subject = col.tbl
+                         AND col.attname = ANY (s.personal_columns))
+           OR EXISTS (SELECT 1 FROM rgpd.links AS x WHERE x.link = col.tbl
+                         AND (col.attname = ANY (x.subject_columns || x.date_columns)
+                              OR x.personal_columns::text LIKE '%"' || col.attname || '"%'))
+        THEN
+            RAISE EXCEPTION 'column "%" of table % is registered with pericles_rgpd', col.attname, col.tbl
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'Register the table again without it (or unregister the table) first.';
+        END IF;
+    END LOOP;
+
+    IF dropped IS NULL THEN
+        RETURN;
+    END IF;
+    DELETE FROM rgpd.links AS x WHERE x.subject::oid = ANY (dropped) OR x.link::oid = ANY (dropped);
+    DELETE FROM rgpd.policies AS p WHERE p.subject::oid = ANY (dropped);
+    DELETE FROM rgpd.erasures AS e WHERE e.tbl::oid = ANY (dropped);
+    DELETE FROM rgpd.subjects AS x WHERE x.subject::oid = ANY (dropped);
+    -- link tables that remain lose the triggers of the dropped subjects
+    FOR l IN SELECT c.oid::regclass FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
+              WHERE t.tgname = 'rgpd_link_insert' AND NOT c.oid = ANY (dropped) LOOP
+        PERFORM rgpd._sync_link(l);
+    END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER rgpd_forget_dropped ON sql_drop EXECUTE FUNCTION rgpd._forget_dropped();
 
 /* ------------------------------------------------------------------ *
  * 6. Policies, erasure methods, lists, dashboard, scheduling

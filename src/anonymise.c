@@ -171,8 +171,8 @@ without_export(RgpdSubject *sub, int64 *ids, int n, int *nmissing)
 				 " WHERE NOT EXISTS (SELECT 1 FROM rgpd.exports AS e"
 				 "   WHERE e.subject OPERATOR(pg_catalog.=) $1"
 				 "     AND e.subject_id OPERATOR(pg_catalog.=) u.id"
-				 "     AND e.at OPERATOR(pg_catalog.>=) pg_catalog.now()"
-				 "         OPERATOR(pg_catalog.-) $3::pg_catalog.interval)"
+				 "     AND e.at OPERATOR(pg_catalog.>=) (pg_catalog.now()"
+				 "         OPERATOR(pg_catalog.-) $3::pg_catalog.interval))"
 				 " ORDER BY 1",
 				 3, argtypes, values, NULL, rgpd_extension_owner(), false, 0);
 	*nmissing = (int) SPI_processed;

@@ -113,6 +113,42 @@ parse_predicate(const char *predicate, const char *table)
 }
 
 /*
+ * parse_predicate(), with the errors of PostgreSQL's parser (syntax, unknown
+ * column, type mismatch) said again with the table named.  The error is
+ * always re-thrown, so the transaction's cleanup releases what the parser
+ * held.
+ */
+static Node *
+parse_predicate_named(const char *predicate, const char *table)
+{
+	MemoryContext ctx = CurrentMemoryContext;
+	Node	   *expr = NULL;
+
+	PG_TRY();
+	{
+		expr = parse_predicate(predicate, table);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(ctx);
+		edata = CopyErrorData();
+		if (strncmp(edata->message, "predicate on table", 18) == 0)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("invalid predicate on table %s: %s", table, edata->message),
+				 edata->detail ? errdetail("%s", edata->detail) : 0,
+				 errhint("A predicate is a boolean expression over the columns of table %s.",
+						 table)));
+	}
+	PG_END_TRY();
+	return expr;
+}
+
+/*
  * rgpd._normalize_predicate(tbl regclass, predicate text) RETURNS text:
  * the predicate, checked and deparsed.  Errors say what is wrong.
  */
@@ -150,7 +186,7 @@ rgpd_normalize_predicate(PG_FUNCTION_ARGS)
 	 * only pg_catalog visible, so that every other name comes out
 	 * schema-qualified.
 	 */
-	expr = parse_predicate(predicate, table);
+	expr = parse_predicate_named(predicate, table);
 	nest = rgpd_pin_search_path();
 	result = deparse_expression(expr, deparse_context_for(relname, relid),
 								false, false);

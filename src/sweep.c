@@ -115,8 +115,8 @@ purge_exports(void)
 
 	values[0] = CStringGetTextDatum(rgpd_export_ttl);
 	rgpd_execute("DELETE FROM rgpd.exports AS e"
-				 " WHERE e.at OPERATOR(pg_catalog.<) pg_catalog.now()"
-				 "       OPERATOR(pg_catalog.-) $1::pg_catalog.interval",
+				 " WHERE e.at OPERATOR(pg_catalog.<) (pg_catalog.now()"
+				 "       OPERATOR(pg_catalog.-) $1::pg_catalog.interval)",
 				 1, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
 	return (int64) SPI_processed;
 }

@@ -8,7 +8,7 @@
 # as an EXIT trap so that it runs whatever happens.
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-PGXS_DIR=${PGXS_DIR:-$(dirname "$("$PGBIN/pg_config" --pgxs)")/..}
+PGXS_SRC=${PGXS_SRC:-$(cd "$(dirname "$("$PGBIN/pg_config" --pgxs)")/.." && pwd)}
 
 # Run a command as the cluster's OS user: postgres when we are root,
 # ourselves otherwise.

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# test/run.sh — run every suite of pericles_rgpd against a throwaway
+# cluster: pg_regress (sql/ + expected/), isolation (test/specs +
+# test/expected) and pgTAP (test/pgtap, through pg_prove).
+#
+# Counts: one per pg_regress test, one per isolation spec, one per pgTAP
+# assertion (a pgTAP file that dies or misses its plan counts one more
+# failure).  The last line is "N passed, N failed"; the exit status is
+# non-zero on any failure.  KEEP_CLUSTER=1 keeps the cluster directory.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. test/cluster.sh
+
+passed=0
+failed=0
+
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+if ! cluster_start; then
+	echo "could not start the test cluster" >&2
+	failed=1
+	finish
+fi
+
+# The suites read their inputs from, and write their results to, a copy
+# the cluster's OS user owns.
+work=$CLUSTER_DIR/work
+mkdir -p "$work"
+cp -r sql expected test "$work"/
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
+
+pg_sql -d postgres -c "CREATE DATABASE rgpd_regress" \
+	-c "CREATE DATABASE rgpd_isolation" -c "CREATE DATABASE rgpd_tap" || {
+	failed=1
+	finish
+}
+
+# count_results LOG REGEX-OK REGEX-FAILED
+count() {
+	local log=$1 ok=$2 bad=$3 n
+	n=$(grep -cE "$ok" "$log" || true)
+	passed=$((passed + n))
+	n=$(grep -cE "$bad" "$log" || true)
+	failed=$((failed + n))
+}
+
+# ---- pg_regress ----
+regress_tests=$(cd sql && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+if [ -n "$regress_tests" ]; then
+	echo "== pg_regress"
+	as_pg "$PGXS_SRC/test/regress/pg_regress" --bindir="$PGBIN" \
+		--host="$PGHOST" --port="$PGPORT" --user=postgres \
+		--dbname=rgpd_regress --use-existing \
+		--inputdir="$work" --outputdir="$work/regress" \
+		$regress_tests >"$work/regress.log" 2>&1
+	status=$?
+	grep -E '\.\.\. ' "$work/regress.log"
+	count "$work/regress.log" '\.\.\. ok' '\.\.\. FAILED'
+	if [ $status -ne 0 ]; then
+		if [ -f "$work/regress/regression.diffs" ]; then
+			cat "$work/regress/regression.diffs" >&2
+		elif ! grep -qE '\.\.\. FAILED' "$work/regress.log"; then
+			cat "$work/regress.log" >&2
+			failed=$((failed + 1))
+		fi
+	fi
+fi
+
+# ---- isolation ----
+isolation_tests=$(cd test/specs && ls *.spec 2>/dev/null | sed 's/\.spec$//' | sort)
+if [ -n "$isolation_tests" ]; then
+	echo "== isolation"
+	as_pg "$PGXS_SRC/test/isolation/pg_isolation_regress" --bindir="$PGBIN" \
+		--host="$PGHOST" --port="$PGPORT" --user=postgres \
+		--dbname=rgpd_isolation --use-existing \
+		--inputdir="$work/test" --outputdir="$work/isolation" \
+		$isolation_tests >"$work/isolation.log" 2>&1
+	status=$?
+	grep -E '\.\.\. ' "$work/isolation.log"
+	count "$work/isolation.log" '\.\.\. ok' '\.\.\. FAILED'
+	if [ $status -ne 0 ]; then
+		if [ -f "$work/isolation/regression.diffs" ]; then
+			cat "$work/isolation/regression.diffs" >&2
+		elif ! grep -qE '\.\.\. FAILED' "$work/isolation.log"; then
+			cat "$work/isolation.log" >&2
+			failed=$((failed + 1))
+		fi
+	fi
+fi
+
+# ---- pgTAP ----
+tap_files=$(ls "$work"/test/pgtap/*.sql 2>/dev/null | sort)
+if [ -n "$tap_files" ]; then
+	echo "== pgTAP"
+	pg_sql -d rgpd_tap -c "CREATE EXTENSION pgtap" || failed=$((failed + 1))
+	as_pg pg_prove --verbose -h "$PGHOST" -p "$PGPORT" -U postgres -d rgpd_tap \
+		$tap_files >"$work/pgtap.log" 2>&1
+	status=$?
+	grep -E '^[^ ].*\.sql \.\.|^(ok|not ok)|^# |^All tests|^Files=|^Result' "$work/pgtap.log" |
+		grep -vE '^ok ' | sed 's/^/  /'
+	count "$work/pgtap.log" '^ok [0-9]+' '^not ok [0-9]+'
+	# files that died, or ran other than their plan
+	broken=$(grep -cE 'Parse errors|Non-zero exit status|Bad plan|No plan found' "$work/pgtap.log" || true)
+	failed=$((failed + broken))
+	if [ $status -ne 0 ]; then
+		grep -B2 -A10 -E '^not ok|Parse errors|Non-zero exit|psql:' "$work/pgtap.log" >&2 || true
+		[ "$broken" -eq 0 ] && ! grep -qE '^not ok' "$work/pgtap.log" && failed=$((failed + 1))
+	fi
+	echo "  $(grep -cE '^ok [0-9]+' "$work/pgtap.log" || true) assertions passed in $(echo "$tap_files" | wc -l) files"
+fi
+
+finish
