@@ -34,6 +34,9 @@ all install installcheck:
 	@exit 1
 endif
 
+# every object depends on the shared header (PGXS tracks no dependencies)
+$(OBJS): src/pericles_rgpd.h
+
 .PHONY: deps test demo bench
 
 deps:

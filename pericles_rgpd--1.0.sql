@@ -710,6 +710,30 @@ BEGIN
             '  WHERE l.st OPERATOR(pg_catalog.<>) %4$L::rgpd.status',
             k, rel, 'anonymised', 'active');
 
+    ELSIF what = 'raise_one' THEN
+        -- $1 bigint id, $2 date: one subject; returns its status if written
+        RETURN format(
+            'UPDATE %2$s AS s SET last_contact = $2,'
+            '       rgpd_contact_floor = COALESCE(s.rgpd_contact_floor, $2)'
+            ' WHERE s.%1$s OPERATOR(pg_catalog.=) $1'
+            '   AND (s.last_contact IS NULL OR s.last_contact OPERATOR(pg_catalog.<) $2)'
+            '   AND s.rgpd_status OPERATOR(pg_catalog.<>) %3$L::rgpd.status'
+            ' RETURNING CAST(s.rgpd_status AS pg_catalog.text)',
+            k, rel, 'anonymised');
+
+    ELSIF what = 'lock_one' THEN
+        -- $1 bigint id: lock one subject against lowerings, read it
+        RETURN format(
+            'SELECT s.last_contact, CAST(s.rgpd_status AS pg_catalog.text) FROM %2$s AS s'
+            ' WHERE s.%1$s OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF s',
+            k, rel);
+
+    ELSIF what = 'status_one' THEN
+        RETURN format(
+            'SELECT CAST(s.rgpd_status AS pg_catalog.text) FROM %2$s AS s'
+            ' WHERE s.%1$s OPERATOR(pg_catalog.=) $1',
+            k, rel);
+
     ELSIF what = 'lock_lower' THEN
         RETURN format(
             'SELECT CAST(s.%1$s AS pg_catalog.int8) AS id, s.last_contact FROM %2$s AS s'
@@ -1118,6 +1142,7 @@ AS $$
 DECLARE
     l rgpd.links;
     tz text;
+    k name;
     c name;
     p record;
     a text[] := '{}';
@@ -1128,11 +1153,11 @@ BEGIN
     PERFORM rgpd._drop_trigger(p_link, 'rgpd_link_delete');
     PERFORM rgpd._drop_trigger(p_link, 'rgpd_link_truncate');
 
-    -- arguments: subject <name> tz <zone> column <c>… date <d>…
+    -- arguments: subject <name> key <k> tz <zone> column <c>… date <d>…
     --            personal <c> <p>… delete <c>…, for each subject of the link
     FOR l IN SELECT * FROM rgpd.links AS x WHERE x.link = p_link ORDER BY x.subject::oid LOOP
-        SELECT s.time_zone INTO tz FROM rgpd.subjects AS s WHERE s.subject = l.subject;
-        a := a || ARRAY['subject', l.subject::text, 'tz', tz];
+        SELECT s.time_zone, s.key_column INTO tz, k FROM rgpd.subjects AS s WHERE s.subject = l.subject;
+        a := a || ARRAY['subject', l.subject::text, 'key', k, 'tz', tz];
         FOREACH c IN ARRAY l.subject_columns LOOP
             a := a || ARRAY['column', c::text];
         END LOOP;

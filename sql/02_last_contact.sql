@@ -138,6 +138,22 @@ SELECT rgpd.recompute('contact.clients') AS repaired;
 SELECT * FROM rgpd.verify('contact.clients');
 SELECT healthy();
 
+-- an application trigger on the subject table still fires when a
+-- contact is recorded (the engine then writes through SQL)
+CREATE TABLE audited (id integer PRIMARY KEY, created date, updated_at timestamptz);
+CREATE TABLE audited_visits (id serial PRIMARY KEY, audited_id integer, on_day date);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN NEW.updated_at := '2000-01-01 00:00+00'; RETURN NEW; END $$;
+CREATE TRIGGER touch BEFORE UPDATE ON audited FOR EACH ROW EXECUTE FUNCTION touch();
+INSERT INTO audited VALUES (1, '2020-01-01', NULL);
+SELECT rgpd.register_subject('contact.audited', created_column => 'created');
+SELECT rgpd.register_link('contact.audited_visits', 'contact.audited', '{audited_id}', '{on_day}');
+ALTER TABLE audited DISABLE TRIGGER touch;
+UPDATE audited SET updated_at = NULL;
+ALTER TABLE audited ENABLE TRIGGER touch;
+INSERT INTO audited_visits (audited_id, on_day) VALUES (1, '2024-02-29');
+SELECT id, last_contact, updated_at FROM audited;
+
 -- the floor the due lists are indexed on never exceeds last_contact
 SELECT count(*) AS floor_above_last_contact FROM clients WHERE rgpd_contact_floor > last_contact;
 

@@ -517,7 +517,9 @@ rgpd_optin(PG_FUNCTION_ARGS)
 	contact.id = id;
 	contact.date = locked->day[0];
 	contact.has_date = true;
-	rgpd_raise_contacts(sub, &contact, 1, InvalidOid, NIL, "optin");
+	contact.arrival = false;
+	contact.locked = true;		/* locked FOR UPDATE above */
+	rgpd_raise_contacts(sub, &contact, 1, InvalidOid, "optin");
 	if (strcmp(locked->status[0], RGPD_ARCHIVED) == 0)
 		rgpd_unarchive_ids(sub, &id, 1, "optin");
 

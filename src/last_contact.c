@@ -31,12 +31,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "nodes/makefuncs.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgtime.h"
@@ -49,7 +55,10 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/fmgroids.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/relcache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -60,8 +69,8 @@ PG_FUNCTION_INFO_V1(rgpd_link_trigger);
 PG_FUNCTION_INFO_V1(rgpd_subject_trigger);
 PG_FUNCTION_INFO_V1(rgpd_recompute);
 
-/* Above this many subjects, a raise is planned for its actual size. */
-#define RAISE_SMALL_LIMIT 64
+/* Up to this many subjects, a raise runs one short statement per subject. */
+#define RAISE_SMALL_LIMIT 16
 
 /* ---- trigger configuration, parsed from the trigger arguments ---- */
 
@@ -74,12 +83,15 @@ typedef struct LinkColumn
 	int			npersonal;		/* personal columns that belong to it */
 	AttrNumber *personal;
 	bool		delete_row;		/* rows pointing through it go on anonymise */
+	bool		fk_locked;		/* a non-deferrable foreign key to the
+								 * subject's key locks the subject row */
 } LinkColumn;
 
 /* One subject table reached from a link table. */
 typedef struct LinkSubject
 {
 	Oid			subject;
+	char	   *key;			/* the subject's key column */
 	pg_tz	   *tz;				/* day of a timestamptz contact */
 	int			ncolumns;
 	LinkColumn *columns;
@@ -98,6 +110,8 @@ typedef struct TriggerInfo
 {
 	Oid			tgoid;			/* hash key */
 	bool		valid;
+	bool		filling;		/* being parsed: invalidations only mark it */
+	bool		stale;			/* invalidated while being parsed */
 	Oid			relid;			/* table the trigger is on */
 	TriggerKind kind;
 	MemoryContext mcxt;
@@ -131,7 +145,8 @@ typedef struct ContactSet
 } ContactSet;
 
 static void
-contact_add(ContactSet *set, int64 id, DateADT date, bool has_date)
+contact_add(ContactSet *set, int64 id, DateADT date, bool has_date,
+			bool arrival, bool locked)
 {
 	if (set->n == set->size)
 	{
@@ -143,6 +158,8 @@ contact_add(ContactSet *set, int64 id, DateADT date, bool has_date)
 	set->items[set->n].id = id;
 	set->items[set->n].date = date;
 	set->items[set->n].has_date = has_date;
+	set->items[set->n].arrival = arrival;
+	set->items[set->n].locked = locked;
 	set->n++;
 }
 
@@ -175,8 +192,16 @@ merge_contacts(RgpdContact *c, int n)
 		return n;
 	qsort(c, n, sizeof(RgpdContact), cmp_contact);
 	for (i = 1, j = 1; i < n; i++)
+	{
 		if (c[i].id != c[j - 1].id)
 			c[j++] = c[i];
+		else
+		{
+			/* the first of an id has its greatest date; combine the rest */
+			c[j - 1].arrival |= c[i].arrival;
+			c[j - 1].locked &= c[i].locked;
+		}
+	}
 	return j;
 }
 
@@ -355,7 +380,9 @@ rgpd_link_cache_invalidate(Oid relid)
 
 		for (i = 0; !hit && info->valid && i < info->nsubjects; i++)
 			hit = info->subjects[i].subject == relid;
-		if (hit)
+		if (hit && info->filling)
+			info->stale = true;
+		else if (hit)
 			info->valid = false;
 	}
 }
@@ -424,6 +451,41 @@ bad_args(Trigger *trigger, Relation rel)
 }
 
 /*
+ * Does a foreign key make every insert through this column lock the
+ * subject row?  A non-deferrable foreign key from the column (alone) to
+ * the subject's key has its check take FOR KEY SHARE on the referenced row
+ * during the statement, before our statement trigger runs: that is the
+ * lock a contact that writes nothing must hold (see the file header), so
+ * the trigger need not take it again.
+ */
+static bool
+fk_locks_subject(Relation rel, AttrNumber attnum, Oid subject, AttrNumber key)
+{
+	ListCell   *lc;
+
+	if (key == InvalidAttrNumber)
+		return false;
+	foreach(lc, RelationGetFKeyList(rel))
+	{
+		ForeignKeyCacheInfo *fk = lfirst_node(ForeignKeyCacheInfo, lc);
+		HeapTuple	tup;
+		bool		immediate;
+
+		if (fk->nkeys != 1 || fk->conkey[0] != attnum ||
+			fk->confrelid != subject || fk->confkey[0] != key)
+			continue;
+		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk->conoid));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		immediate = !((Form_pg_constraint) GETSTRUCT(tup))->condeferrable;
+		ReleaseSysCache(tup);
+		if (immediate)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Link trigger arguments, a flat list of keywords and values:
  *   subject <name> tz <zone> column <c> ... date <d> ...
  *   personal <c> <p> ... delete <c> ...   [subject <name> ...]
@@ -462,6 +524,8 @@ parse_link_args(TriggerInfo *info, Trigger *trigger, Relation rel)
 			bad_args(trigger, rel);
 		else if (strcmp(kw, "tz") == 0 && i + 1 < nargs)
 			ls->tz = zone_arg(args[++i]);
+		else if (strcmp(kw, "key") == 0 && i + 1 < nargs)
+			ls->key = pstrdup(args[++i]);
 		else if (strcmp(kw, "column") == 0 && i + 1 < nargs)
 		{
 			LinkColumn *col = &ls->columns[ls->ncolumns++];
@@ -502,6 +566,17 @@ parse_link_args(TriggerInfo *info, Trigger *trigger, Relation rel)
 		}
 		else
 			bad_args(trigger, rel);
+	}
+
+	for (s = 0; s < info->nsubjects; s++)
+	{
+		LinkSubject *ls = &info->subjects[s];
+		AttrNumber	key = ls->key ? get_attnum(ls->subject, ls->key) : InvalidAttrNumber;
+		int			c;
+
+		for (c = 0; c < ls->ncolumns; c++)
+			ls->columns[c].fk_locked = fk_locks_subject(rel, ls->columns[c].attnum,
+														 ls->subject, key);
 	}
 }
 
@@ -583,32 +658,44 @@ trigger_info(TriggerData *trigdata, TriggerKind kind)
 		memset(info, 0, sizeof(TriggerInfo));
 		info->tgoid = trigger->tgoid;
 	}
-	if (info->valid)
-		return info;
-
-	trigger_relcache_forget(info);
-	info->mcxt = AllocSetContextCreate(CacheMemoryContext,
-									   "pericles_rgpd trigger",
-									   ALLOCSET_SMALL_SIZES);
-	info->relid = RelationGetRelid(trigdata->tg_relation);
-	info->kind = kind;
-	old = MemoryContextSwitchTo(info->mcxt);
-	PG_TRY();
+	/*
+	 * Parsing reads catalogs, and so may process invalidations about this
+	 * very table: those only mark the entry stale while it is parsed, and
+	 * parsing starts again.  The memory of an earlier parse is released
+	 * here, not in the callback: a trigger running further up the stack
+	 * may still be using it... which a nested firing of the same trigger
+	 * could only do after the parse it is itself running completes.
+	 */
+	while (!info->valid)
 	{
-		if (kind == KIND_LINK)
-			parse_link_args(info, trigger, trigdata->tg_relation);
-		else
-			parse_subject_args(info, trigger, trigdata->tg_relation);
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(old);
 		trigger_relcache_forget(info);
-		PG_RE_THROW();
+		info->mcxt = AllocSetContextCreate(CacheMemoryContext,
+										   "pericles_rgpd trigger",
+										   ALLOCSET_SMALL_SIZES);
+		info->relid = RelationGetRelid(trigdata->tg_relation);
+		info->kind = kind;
+		info->filling = true;
+		info->stale = false;
+		old = MemoryContextSwitchTo(info->mcxt);
+		PG_TRY();
+		{
+			if (kind == KIND_LINK)
+				parse_link_args(info, trigger, trigdata->tg_relation);
+			else
+				parse_subject_args(info, trigger, trigdata->tg_relation);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(old);
+			info->filling = false;
+			trigger_relcache_forget(info);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(old);
+		info->filling = false;
+		info->valid = !info->stale;
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(old);
-	info->valid = true;
 	return info;
 }
 
@@ -658,12 +745,13 @@ collect_new_row(TupleTableSlot *slot, LinkSubject *ls, ContactSet *raise)
 		LinkColumn *col = &ls->columns[c];
 		int64		id;
 
+		bool		arrival;
+
 		if (!row_key(slot, col, &id))
 			continue;
-		if (has_date)
-			contact_add(raise, id, date, true);
-		else if (col->delete_row || row_has_personal(slot, col))
-			contact_add(raise, id, 0, false);	/* status check only */
+		arrival = col->delete_row || row_has_personal(slot, col);
+		if (has_date || arrival)
+			contact_add(raise, id, date, has_date, arrival, col->fk_locked);
 	}
 }
 
@@ -680,7 +768,7 @@ collect_old_row(TupleTableSlot *slot, LinkSubject *ls, ContactSet *lower)
 		int64		id;
 
 		if (row_key(slot, &ls->columns[c], &id))
-			contact_add(lower, id, date, true);
+			contact_add(lower, id, date, true, false, false);
 	}
 }
 
@@ -708,105 +796,363 @@ collect_updated_row(TupleTableSlot *oldslot, TupleTableSlot *newslot,
 		bool		arrival = col->npersonal > 0 &&
 			personal_changed(oldslot, newslot, col);
 
+		/*
+		 * The foreign key is checked again only when the column changes:
+		 * an update of dates alone holds no lock on the subject.
+		 */
 		if (has_oldid && has_newid && oldid == newid)
 		{
 			if (has_new && (!has_old || newdate > olddate))
-				contact_add(raise, newid, newdate, true);
+				contact_add(raise, newid, newdate, true, arrival, false);
 			else if (has_old && (!has_new || newdate < olddate))
-				contact_add(lower, oldid, olddate, true);
+				contact_add(lower, oldid, olddate, true, false, false);
 			if (arrival)
-				contact_add(raise, newid, 0, false);
+				contact_add(raise, newid, 0, false, true, false);
 			continue;
 		}
 		/* re-pointed (or pointed for the first time, or no longer) */
 		if (has_oldid && has_old)
-			contact_add(lower, oldid, olddate, true);
+			contact_add(lower, oldid, olddate, true, false, false);
 		if (has_newid)
 		{
-			if (has_new)
-				contact_add(raise, newid, newdate, true);
-			else if (col->delete_row || row_has_personal(newslot, col))
-				contact_add(raise, newid, 0, false);
+			arrival = col->delete_row || row_has_personal(newslot, col);
+			if (has_new || arrival)
+				contact_add(raise, newid, newdate, has_new, arrival, col->fk_locked);
 		}
 	}
 }
 
-/* Subject columns whose new rows must be erased if the subject is anonymised. */
-static List *
-arrival_columns(LinkSubject *ls)
-{
-	List	   *result = NIL;
-	int			c;
-
-	for (c = 0; c < ls->ncolumns; c++)
-		if (ls->columns[c].npersonal > 0 || ls->columns[c].delete_row)
-			result = lappend(result, ls->columns[c].name);
-	return result;
-}
-
 /* ---- the engine ---- */
 
+/* Subjects a raise found not active, for what follows it. */
+typedef struct RaiseOutcome
+{
+	int64	   *anonymised;		/* personal data arrived for them */
+	int			nanon;
+	int64	   *unarchive;		/* archived, given a newer contact */
+	int			nunarch;
+} RaiseOutcome;
+
 /*
- * Record contacts: one conditional UPDATE for the whole set, with a saved
- * plan.  Subjects that get no newer date are only locked FOR KEY SHARE (see
- * the file header).  The statement also reports the subjects that are not
- * active: an anonymised subject's personal data arriving through `link` is
- * erased at once, and an archived subject given a fresh contact is
- * un-archived.
+ * Lock a row as SELECT ... FOR <mode> would, waiting for a transaction
+ * that holds it: the slot then holds its latest version (READ COMMITTED),
+ * or the transaction fails to serialize (REPEATABLE READ and up).  Returns
+ * false when the row was deleted meanwhile.
  */
-void
-rgpd_raise_contacts(RgpdSubject *sub, RgpdContact *c, int n, Oid link,
-					List *arrival, const char *reason)
+static bool
+lock_latest(Relation rel, TupleTableSlot *slot, Snapshot snapshot, LockTupleMode mode)
+{
+	TM_FailureData tmfd;
+	ItemPointerData tid = slot->tts_tid;
+	int			flags = IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+
+	switch (table_tuple_lock(rel, &tid, snapshot, slot, GetCurrentCommandId(false),
+							 mode, LockWaitBlock, flags, &tmfd))
+	{
+		case TM_Ok:
+		case TM_SelfModified:	/* ours already: the slot holds it */
+			return true;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			return false;
+		case TM_Updated:
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+			break;
+		default:
+			elog(ERROR, "pericles_rgpd: unexpected table_tuple_lock result");
+	}
+	return false;
+}
+
+/*
+ * A non-HOT update: add the new version's entries to every index, as the
+ * executor does (partial-index predicates and expressions included).
+ */
+static void
+insert_index_entries(Relation rel, TupleTableSlot *slot)
+{
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+
+	rri->ri_RelationDesc = rel;
+	ExecOpenIndices(rri, false);
+	(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+}
+
+/*
+ * Give one subject a newer contact without the executor (direct_write
+ * subjects only): the same conditions as rgpd._sql 'raise_one', checked on
+ * the version written; a concurrent update is followed as the executor
+ * follows it in READ COMMITTED.  Returns true if the row was written.
+ */
+static bool
+write_contact(Relation rel, RgpdSubject *sub, TupleTableSlot *slot, Snapshot snapshot,
+			  DateADT date)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *newslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+	CommandId	cid = GetCurrentCommandId(true);
+	bool		written = false;
+
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+	for (;;)
+	{
+		bool		isnull;
+		Datum		lc = slot_getattr(slot, sub->last_contact_attno, &isnull);
+		Oid			status = DatumGetObjectId(slot_getattr(slot, sub->status_attno, &isnull));
+		bool		floornull;
+		int			cols[2] = {sub->last_contact_attno, sub->floor_attno};
+		Datum		vals[2];
+		bool		nulls[2] = {false, false};
+		HeapTuple	oldtup;
+		HeapTuple	newtup;
+		TM_FailureData tmfd;
+		LockTupleMode lockmode;
+		bool		update_indexes;
+		ItemPointerData tid = slot->tts_tid;
+		TM_Result	result;
+
+		lc = slot_getattr(slot, sub->last_contact_attno, &isnull);
+		if ((!isnull && DatumGetDateADT(lc) >= date) || status == sub->status_anonymised)
+			break;
+		vals[0] = DateADTGetDatum(date);
+		vals[1] = slot_getattr(slot, sub->floor_attno, &floornull);
+		if (floornull)
+			vals[1] = DateADTGetDatum(date);
+		oldtup = ExecFetchSlotHeapTuple(slot, false, NULL);
+		newtup = heap_modify_tuple_by_cols(oldtup, desc, 2, cols, vals, nulls);
+		ExecStoreHeapTuple(newtup, newslot, true);
+
+		result = table_tuple_update(rel, &tid, newslot, cid, snapshot, InvalidSnapshot,
+									true, &tmfd, &lockmode, &update_indexes);
+		if (result == TM_Ok)
+		{
+			if (update_indexes)
+				insert_index_entries(rel, newslot);
+			written = true;
+			break;
+		}
+		if (result == TM_SelfModified)
+			elog(ERROR, "pericles_rgpd: subject row already modified by this command");
+		if (result != TM_Updated && result != TM_Deleted)
+			elog(ERROR, "pericles_rgpd: unexpected table_tuple_update result");
+		/* changed since we read it: take its latest version and decide again */
+		if (!lock_latest(rel, slot, snapshot, lockmode))
+			break;
+	}
+	ExecDropSingleTupleTableSlot(newslot);
+	return written;
+}
+
+/*
+ * A few subjects, read through the unique index of the key, without the
+ * executor: the latest version a fresh snapshot sees (READ COMMITTED), or
+ * the transaction's.  A subject whose row is not already locked by this
+ * transaction is locked FOR KEY SHARE first (see the file header).  A newer
+ * date is written directly when that is safe (see subject_cache.c), by a
+ * saved UPDATE otherwise.
+ */
+static void
+raise_each_direct(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
+{
+	Relation	rel;
+	Relation	idx;
+	TupleTableSlot *slot;
+	int			k;
+
+	/* what this trigger wrote before (a recomputation) must be seen */
+	CommandCounterIncrement();
+	rel = table_open(sub->relid, RowExclusiveLock);
+	idx = index_open(sub->key_index, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+
+	for (k = 0; k < n; k++)
+	{
+		Snapshot	snapshot;
+		IndexScanDesc scan;
+		ScanKeyData key;
+		bool		found;
+		bool		isnull;
+		Datum		d;
+		Oid			status;
+		int64		id = c[k].id;
+
+		/* a key out of the column's range cannot be in the table */
+		if ((sub->key_type == INT4OID && (id < PG_INT32_MIN || id > PG_INT32_MAX)) ||
+			(sub->key_type == INT2OID && (id < PG_INT16_MIN || id > PG_INT16_MAX)))
+			continue;
+		if (sub->key_type == INT2OID)
+			ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum((int16) id));
+		else if (sub->key_type == INT4OID)
+			ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum((int32) id));
+		else
+			ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		scan = index_beginscan(rel, idx, snapshot, 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		found = index_getnext_slot(scan, ForwardScanDirection, slot);
+		index_endscan(scan);
+		if (found && !c[k].locked)
+			found = lock_latest(rel, slot, snapshot, LockTupleKeyShare);
+		if (!found)
+		{
+			UnregisterSnapshot(snapshot);
+			continue;			/* no such subject (no foreign key) */
+		}
+
+		status = DatumGetObjectId(slot_getattr(slot, sub->status_attno, &isnull));
+		d = slot_getattr(slot, sub->last_contact_attno, &isnull);
+		if (status == sub->status_anonymised)
+		{
+			if (c[k].arrival)
+				out->anonymised[out->nanon++] = id;
+		}
+		else if (c[k].has_date && (isnull || DatumGetDateADT(d) < c[k].date))
+		{
+			bool		written;
+
+			if (sub->direct_write)
+				written = write_contact(rel, sub, slot, snapshot, c[k].date);
+			else
+			{
+				Oid			argtypes[2] = {INT8OID, DATEOID};
+				Datum		values[2];
+
+				values[0] = Int64GetDatum(id);
+				values[1] = DateADTGetDatum(c[k].date);
+				rgpd_execute_plan(rgpd_subject_plan(sub, &sub->raise_one, "raise_one", 2,
+													argtypes, CURSOR_OPT_GENERIC_PLAN),
+								  values, NULL, sub->owner, true, 1);
+				written = SPI_processed == 1;
+				SPI_freetuptable(SPI_tuptable);
+			}
+			if (written && status == sub->status_archived)
+				out->unarchive[out->nunarch++] = id;
+		}
+		ExecClearTuple(slot);
+		UnregisterSnapshot(snapshot);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, NoLock);	/* locks are kept until the end of the transaction */
+}
+
+/*
+ * A few subjects: one short statement each, with saved plans.  When the
+ * row is already locked (foreign key), the conditional UPDATE is all there
+ * is; otherwise the row is first locked FOR KEY SHARE and read, and
+ * written only if the date is newer.
+ */
+static void
+raise_each(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
+{
+	Oid			argtypes[2] = {INT8OID, DATEOID};
+	Datum		values[2];
+	int			k;
+
+	for (k = 0; k < n; k++)
+	{
+		bool		isnull;
+		bool		write = c[k].has_date;
+		char	   *status = NULL;
+
+		values[0] = Int64GetDatum(c[k].id);
+		values[1] = DateADTGetDatum(c[k].date);
+
+		if (!c[k].locked)
+		{
+			rgpd_execute_plan(rgpd_subject_plan(sub, &sub->lock_one, "lock_one", 1,
+												argtypes, CURSOR_OPT_GENERIC_PLAN),
+							  values, NULL, sub->owner, true, 1);
+			if (SPI_processed == 0)
+				continue;		/* no such subject (no foreign key) */
+			status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+			if (write)
+			{
+				Datum		lc = SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull);
+
+				write = isnull || DatumGetDateADT(lc) < c[k].date;
+			}
+			SPI_freetuptable(SPI_tuptable);
+			if (strcmp(status, RGPD_ANONYMISED) == 0)
+			{
+				if (c[k].arrival)
+					out->anonymised[out->nanon++] = c[k].id;
+				continue;
+			}
+		}
+		if (write)
+		{
+			rgpd_execute_plan(rgpd_subject_plan(sub, &sub->raise_one, "raise_one", 2,
+												argtypes, CURSOR_OPT_GENERIC_PLAN),
+							  values, NULL, sub->owner, true, 1);
+			if (SPI_processed == 1)
+			{
+				if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						   RGPD_ARCHIVED) == 0)
+					out->unarchive[out->nunarch++] = c[k].id;
+				SPI_freetuptable(SPI_tuptable);
+				continue;
+			}
+			SPI_freetuptable(SPI_tuptable);
+		}
+		/* nothing written: is personal data arriving for an anonymised subject? */
+		if (c[k].arrival && status == NULL)
+		{
+			rgpd_execute_plan(rgpd_subject_plan(sub, &sub->status_one, "status_one", 1,
+												argtypes, CURSOR_OPT_GENERIC_PLAN),
+							  values, NULL, sub->owner, true, 1);
+			if (SPI_processed == 1 &&
+				strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					   RGPD_ANONYMISED) == 0)
+				out->anonymised[out->nanon++] = c[k].id;
+			SPI_freetuptable(SPI_tuptable);
+		}
+	}
+}
+
+/*
+ * Many subjects: one statement for the whole set (rgpd._sql 'raise'),
+ * planned for its actual size.  It locks every subject FOR KEY SHARE,
+ * writes those that get a newer date, and returns the ones not active.
+ */
+static void
+raise_set(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
 {
 	Oid			argtypes[2] = {INT8ARRAYOID, DATEARRAYOID};
 	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
-	Datum	   *ids;
-	Datum	   *dates;
-	bool	   *datenulls;
-	int			dims[1];
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *dates = palloc(sizeof(Datum) * n);
+	bool	   *datenulls = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
 	int			lbs[1] = {1};
-	SPIPlanPtr	plan;
-	int64	   *anonymised;
-	int64	   *unarchive;
-	int			nanon = 0,
-				nunarch = 0;
 	uint64		i;
 	int			k;
 
-	n = merge_contacts(c, n);
-	if (n == 0)
-		return;
-
-	ids = palloc(sizeof(Datum) * n);
-	dates = palloc(sizeof(Datum) * n);
-	datenulls = palloc(sizeof(bool) * n);
 	for (k = 0; k < n; k++)
 	{
 		ids[k] = Int64GetDatum(c[k].id);
 		dates[k] = DateADTGetDatum(c[k].date);
 		datenulls[k] = !c[k].has_date;
 	}
-	dims[0] = n;
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_md_array(dates, datenulls, 1, dims, lbs,
 												   DATEOID, sizeof(DateADT), true,
 												   TYPALIGN_INT));
+	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->raise_bulk, "raise", 2, argtypes,
+										CURSOR_OPT_CUSTOM_PLAN),
+					  values, NULL, sub->owner, true, 0);
 
-	if (n <= RAISE_SMALL_LIMIT)
-		plan = rgpd_subject_plan(sub, &sub->raise_small, "raise", 2, argtypes,
-								 CURSOR_OPT_GENERIC_PLAN);
-	else
-		plan = rgpd_subject_plan(sub, &sub->raise_bulk, "raise", 2, argtypes,
-								 CURSOR_OPT_CUSTOM_PLAN);
-	rgpd_execute_plan(plan, values, nulls, sub->owner, true, 0);
-
-	/* rows come back only for subjects that are not active */
-	if (SPI_processed == 0)
-		return;
-	anonymised = palloc(sizeof(int64) * SPI_processed);
-	unarchive = palloc(sizeof(int64) * SPI_processed);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -817,16 +1163,43 @@ rgpd_raise_contacts(RgpdSubject *sub, RgpdContact *c, int n, Oid link,
 		bool		raised = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 
 		if (strcmp(status, RGPD_ANONYMISED) == 0)
-			anonymised[nanon++] = id;
+			out->anonymised[out->nanon++] = id;
 		else if (strcmp(status, RGPD_ARCHIVED) == 0 && raised)
-			unarchive[nunarch++] = id;
+			out->unarchive[out->nunarch++] = id;
 	}
 	SPI_freetuptable(SPI_tuptable);
+}
 
-	if (nanon > 0 && OidIsValid(link) && arrival != NIL)
-		rgpd_erase_on_arrival(sub, link, anonymised, nanon);
-	if (nunarch > 0)
-		rgpd_unarchive_fresh(sub, unarchive, nunarch, reason);
+/*
+ * Record contacts.  Nothing is written for a subject that gets no newer
+ * date.  Then: personal data that arrived through `link` for an
+ * anonymised subject is erased at once, and an archived subject given a
+ * fresh contact is un-archived.
+ */
+void
+rgpd_raise_contacts(RgpdSubject *sub, RgpdContact *c, int n, Oid link,
+					const char *reason)
+{
+	RaiseOutcome out;
+
+	n = merge_contacts(c, n);
+	if (n == 0)
+		return;
+	out.anonymised = palloc(sizeof(int64) * n);
+	out.unarchive = palloc(sizeof(int64) * n);
+	out.nanon = out.nunarch = 0;
+
+	if (n <= RAISE_SMALL_LIMIT && OidIsValid(sub->key_index))
+		raise_each_direct(sub, c, n, &out);
+	else if (n <= RAISE_SMALL_LIMIT)
+		raise_each(sub, c, n, &out);
+	else
+		raise_set(sub, c, n, &out);
+
+	if (out.nanon > 0 && OidIsValid(link))
+		rgpd_erase_on_arrival(sub, link, out.anonymised, out.nanon);
+	if (out.nunarch > 0)
+		rgpd_unarchive_fresh(sub, out.unarchive, out.nunarch, reason);
 }
 
 /*
@@ -1032,8 +1405,7 @@ rgpd_link_trigger(PG_FUNCTION_ARGS)
 			rgpd_lower_contacts(sub, lower.items, lower.n);
 		if (raise.n > 0)
 			rgpd_raise_contacts(sub, raise.items, raise.n,
-								RelationGetRelid(trigdata->tg_relation),
-								arrival_columns(ls), "contact");
+								RelationGetRelid(trigdata->tg_relation), "contact");
 	}
 
 	SPI_finish();
@@ -1249,6 +1621,7 @@ rgpd_subject_trigger(PG_FUNCTION_ARGS)
 			c.id = key_value(d, info->keytype);
 			DATE_NOEND(c.date);
 			c.has_date = true;
+			c.arrival = c.locked = false;
 			rgpd_lower_contacts(sub, &c, 1);
 		}
 	}

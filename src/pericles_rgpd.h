@@ -89,10 +89,23 @@ typedef struct RgpdSubject
 	char	   *relname;		/* qualified, quoted name, for messages */
 	char	   *key_column;		/* unquoted name of the key column */
 	bool		has_links;		/* any link with date columns (or opt-ins) */
+	/* direct lookups by key (InvalidOid: none, e.g. a partitioned table) */
+	Oid			key_index;		/* unique btree index on the key column */
+	AttrNumber	key_attno;
+	Oid			key_type;
+	AttrNumber	last_contact_attno;
+	AttrNumber	status_attno;
+	Oid			status_anonymised;	/* pg_enum OIDs of the status labels */
+	Oid			status_archived;
+	AttrNumber	floor_attno;
+	bool		direct_write;	/* a contact may be written without the
+								 * executor (see subject_cache.c) */
 	int			nlinks;
 	Oid		   *links;			/* every registered link table */
 	/* saved plans, prepared on first use */
-	SPIPlanPtr	raise_small;
+	SPIPlanPtr	raise_one;
+	SPIPlanPtr	lock_one;
+	SPIPlanPtr	status_one;
 	SPIPlanPtr	raise_bulk;
 	SPIPlanPtr	lock_lower;
 	SPIPlanPtr	recompute_ids;
@@ -112,17 +125,23 @@ extern void rgpd_link_cache_invalidate(Oid relid);
 
 /* ---- the contact engine (last_contact.c) ---- */
 
-/* A subject id with a contact date (or none: has_date false). */
+/*
+ * A subject id with a contact date (or none: has_date false).  arrival:
+ * personal data for it arrived with the row, so an anonymised subject must
+ * be noticed; locked: this transaction already holds a lock on the subject
+ * row that keeps lowerings out (a foreign-key check took FOR KEY SHARE).
+ */
 typedef struct RgpdContact
 {
 	int64		id;
 	DateADT		date;
 	bool		has_date;
+	bool		arrival;
+	bool		locked;
 } RgpdContact;
 
 extern void rgpd_raise_contacts(RgpdSubject *sub, RgpdContact *contacts, int n,
-								Oid link, List *arrival_columns,
-								const char *reason);
+								Oid link, const char *reason);
 extern void rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *contacts, int n);
 extern int64 rgpd_recompute_ids(RgpdSubject *sub, int64 *ids, int n);
 

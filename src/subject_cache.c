@@ -16,14 +16,24 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "nodes/value.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_func.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "pericles_rgpd.h"
@@ -45,9 +55,13 @@ typedef struct SubjectEntry
 {
 	RgpdSubject sub;			/* must be first: relid is the hash key */
 	MemoryContext mcxt;			/* strings of the current fill */
+	bool		filling;		/* being filled: invalidations only mark it */
+	bool		stale;			/* invalidated while being filled */
 } SubjectEntry;
 
 static void invalidate_entry(SubjectEntry *entry);
+static bool direct_write_is_safe(RgpdSubject *sub, Relation rel);
+static Oid	get_func_oid_by_name(const char *name);
 static void subject_relcache_callback(Datum arg pg_attribute_unused(), Oid relid);
 static void fill_entry(SubjectEntry *entry);
 
@@ -98,12 +112,15 @@ invalidate_entry(SubjectEntry *entry)
 	RgpdSubject *sub = &entry->sub;
 	MemoryContext old;
 
-	rgpd_cache_forget_plan_later(sub->raise_small);
+	rgpd_cache_forget_plan_later(sub->raise_one);
+	rgpd_cache_forget_plan_later(sub->lock_one);
+	rgpd_cache_forget_plan_later(sub->status_one);
 	rgpd_cache_forget_plan_later(sub->raise_bulk);
 	rgpd_cache_forget_plan_later(sub->lock_lower);
 	rgpd_cache_forget_plan_later(sub->recompute_ids);
 	rgpd_cache_forget_plan_later(sub->unarchive_fresh);
-	sub->raise_small = sub->raise_bulk = sub->lock_lower = NULL;
+	sub->raise_one = sub->lock_one = sub->status_one = NULL;
+	sub->raise_bulk = sub->lock_lower = NULL;
 	sub->recompute_ids = sub->unarchive_fresh = NULL;
 	if (entry->mcxt)
 	{
@@ -135,9 +152,151 @@ subject_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 
 		for (i = 0; !hit && entry->sub.valid && i < entry->sub.nlinks; i++)
 			hit = entry->sub.links[i] == relid;
-		if (hit && (entry->sub.valid || entry->mcxt))
+		if (hit && entry->filling)
+			entry->stale = true;	/* fill_entry() starts again */
+		else if (hit && (entry->sub.valid || entry->mcxt))
 			invalidate_entry(entry);
 	}
+}
+
+/*
+ * May the contact engine write last_contact with table_tuple_update()
+ * rather than an UPDATE statement?  Only when that is the same thing: no
+ * UPDATE trigger would fire but ours (PostgreSQL's own referential-
+ * integrity triggers fire only when a key changes, and ours never does),
+ * no stored generated column could depend on the columns written, no
+ * CHECK constraint reads them, and no index needs a deferred or exclusion
+ * check when a non-HOT update adds its entries.
+ */
+static bool
+direct_write_is_safe(RgpdSubject *sub, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TriggerDesc *trigdesc = rel->trigdesc;
+	Oid			ours = get_func_oid_by_name("subject_trigger");
+	ListCell   *lc;
+	int			i;
+
+	if (sub->floor_attno == InvalidAttrNumber || !OidIsValid(ours))
+		return false;
+	if (desc->constr && desc->constr->has_generated_stored)
+		return false;
+	for (i = 0; trigdesc && i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &trigdesc->triggers[i];
+
+		if (!TRIGGER_FOR_UPDATE(t->tgtype) || t->tgisinternal || t->tgfoid == ours)
+			continue;
+		return false;
+	}
+	for (i = 0; desc->constr && i < desc->constr->num_check; i++)
+	{
+		Node	   *expr = stringToNode(desc->constr->check[i].ccbin);
+		Bitmapset  *attrs = NULL;
+
+		pull_varattnos(expr, 1, &attrs);
+		if (bms_is_member(sub->last_contact_attno - FirstLowInvalidHeapAttributeNumber, attrs) ||
+			bms_is_member(sub->floor_attno - FirstLowInvalidHeapAttributeNumber, attrs))
+			return false;
+	}
+	foreach(lc, RelationGetIndexList(rel))
+	{
+		HeapTuple	itup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		bool		plain;
+
+		if (!HeapTupleIsValid(itup))
+			return false;
+		plain = ((Form_pg_index) GETSTRUCT(itup))->indimmediate &&
+			!((Form_pg_index) GETSTRUCT(itup))->indisexclusion;
+		ReleaseSysCache(itup);
+		if (!plain)
+			return false;
+	}
+	return true;
+}
+
+/* OID of rgpd.<name>(), a function without arguments; InvalidOid if none. */
+static Oid
+get_func_oid_by_name(const char *name)
+{
+	List	   *qualified = list_make2(makeString(RGPD_SCHEMA), makeString(pstrdup(name)));
+
+	return LookupFuncName(qualified, 0, NULL, true);
+}
+
+static Oid
+index_am(Oid indexoid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+	Oid			am = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		am = ((Form_pg_class) GETSTRUCT(tup))->relam;
+		ReleaseSysCache(tup);
+	}
+	return am;
+}
+
+/*
+ * The unique btree index on the key, and the attributes a direct lookup
+ * reads, so that the contact engine can read a subject row without the
+ * executor.  Left invalid for tables that have no such index of their own
+ * (partitioned tables): the engine then uses SQL.
+ */
+static void
+find_key_index(RgpdSubject *sub)
+{
+	Relation	rel = table_open(sub->relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	ListCell   *lc;
+	Oid			statustype;
+
+	sub->key_index = InvalidOid;
+	sub->key_attno = get_attnum(sub->relid, sub->key_column);
+	sub->last_contact_attno = get_attnum(sub->relid, "last_contact");
+	sub->status_attno = get_attnum(sub->relid, "rgpd_status");
+	if (rel->rd_rel->relkind != RELKIND_RELATION || sub->key_attno == InvalidAttrNumber ||
+		sub->last_contact_attno == InvalidAttrNumber || sub->status_attno == InvalidAttrNumber)
+	{
+		table_close(rel, AccessShareLock);
+		return;
+	}
+	sub->key_type = TupleDescAttr(desc, sub->key_attno - 1)->atttypid;
+	statustype = TupleDescAttr(desc, sub->status_attno - 1)->atttypid;
+	sub->status_anonymised = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+											 ObjectIdGetDatum(statustype),
+											 CStringGetDatum(RGPD_ANONYMISED));
+	sub->status_archived = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+										   ObjectIdGetDatum(statustype),
+										   CStringGetDatum(RGPD_ARCHIVED));
+
+	sub->floor_attno = get_attnum(sub->relid, "rgpd_contact_floor");
+	sub->direct_write = direct_write_is_safe(sub, rel);
+
+	foreach(lc, RelationGetIndexList(rel))
+	{
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	itup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		Form_pg_index index;
+		bool		fits;
+
+		if (!HeapTupleIsValid(itup))
+			continue;
+		index = (Form_pg_index) GETSTRUCT(itup);
+		fits = index->indisunique && index->indisvalid && index->indnkeyatts == 1 &&
+			index->indkey.values[0] == sub->key_attno &&
+			heap_attisnull(itup, Anum_pg_index_indpred, NULL) &&
+			heap_attisnull(itup, Anum_pg_index_indexprs, NULL) &&
+			index_am(indexoid) == BTREE_AM_OID;
+		ReleaseSysCache(itup);
+		if (fits)
+		{
+			sub->key_index = indexoid;
+			break;
+		}
+	}
+	table_close(rel, AccessShareLock);
 }
 
 /*
@@ -204,20 +363,42 @@ read_config(SubjectEntry *entry)
 	sub->relname = quote_qualified_identifier(get_namespace_name(classform->relnamespace),
 											  NameStr(classform->relname));
 	ReleaseSysCache(tup);
+	find_key_index(sub);
 
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
 
+/*
+ * Reading the configuration opens relations, and so may process
+ * invalidations, some of them about this very entry: those only mark it
+ * stale while it is being filled, and the fill starts again.
+ */
 static void
 fill_entry(SubjectEntry *entry)
 {
-	if (entry->sub.valid)
-		return;
-	invalidate_entry(entry);	/* retire leftovers of an earlier fill */
-	if (read_config(entry))
-		entry->sub.valid = true;
+	bool		registered;
+
+	while (!entry->sub.valid)
+	{
+		invalidate_entry(entry);	/* retire leftovers of an earlier fill */
+		entry->filling = true;
+		entry->stale = false;
+		PG_TRY();
+		{
+			registered = read_config(entry);
+		}
+		PG_FINALLY();
+		{
+			entry->filling = false;
+		}
+		PG_END_TRY();
+		if (!registered)
+			return;
+		if (!entry->stale)
+			entry->sub.valid = true;
+	}
 }
 
 /*
