@@ -3,6 +3,10 @@
 #      trigger vs no trigger vs the PL/pgSQL reference trigger;
 #  (b) one INSERT ... SELECT of 1 000 000 offers: trigger vs no trigger;
 #  (c) the stream of (a) with dates that are not newer (no-write path).
+# Wall-clock figures come from pgbench (each insert its own transaction,
+# as an application sends them); instruction counts from callgrind on the
+# server alone, which repeat to the digit where wall-clock times on a
+# shared two-core machine vary by ±10%.
 echo
 echo "== contact engine"
 t0=$(date +%s)
@@ -13,7 +17,7 @@ bsql -c "CREATE EXTENSION IF NOT EXISTS pericles_rgpd" >/dev/null
 bsql -c "SELECT rgpd.register_subject('bench.clients', created_column => 'created', time_zone => 'UTC')" \
      -c "SELECT rgpd.register_link('bench.offers', 'bench.clients', '{client1_id,client2_id}', '{created,mandate_end}')" >/dev/null
 echo "registered (last_contact computed for every subject) in $(( $(date +%s) - t0 )) s"
-bsql -f "$B/plpgsql_trigger.sql" >/dev/null
+bsql -f "$B/plpgsql_trigger.sql" -f "$B/stream.sql" >/dev/null
 bsql -c "VACUUM ANALYZE bench.clients" >/dev/null
 
 # newer: dates after 2030 that grow with time; older: before 2016
@@ -28,20 +32,22 @@ INSERT INTO bench.offers (client1_id, created) VALUES (:id, date '2005-01-01' + 
 SQL
 [ "$(id -u)" -eq 0 ] && chown postgres: "$B"/*.sql
 
-variant() {
+# which trigger records contacts: none, the C one, or the PL/pgSQL
+# reference (the guard of the subject table would keep last_contact as it
+# was: the reference writes it as an ordinary user would, so the guard is
+# off while it runs)
+variant_sql() {
 	case $1 in
-	none) bsql -c "ALTER TABLE bench.offers DISABLE TRIGGER USER" >/dev/null ;;
-	c) bsql -c "ALTER TABLE bench.offers DISABLE TRIGGER USER" \
-		-c "ALTER TABLE bench.offers ENABLE TRIGGER rgpd_link_insert" \
-		-c "ALTER TABLE bench.clients ENABLE TRIGGER rgpd_subject_guard" >/dev/null ;;
-	plpgsql)
-		# the guard would keep last_contact as it was: the reference
-		# trigger writes it as an ordinary user would
-		bsql -c "ALTER TABLE bench.offers DISABLE TRIGGER USER" \
-			-c "ALTER TABLE bench.offers ENABLE TRIGGER plpgsql_contact" \
-			-c "ALTER TABLE bench.clients DISABLE TRIGGER rgpd_subject_guard" >/dev/null ;;
+	none) echo "ALTER TABLE bench.offers DISABLE TRIGGER USER;" ;;
+	c) echo "ALTER TABLE bench.offers DISABLE TRIGGER USER;
+	          ALTER TABLE bench.offers ENABLE TRIGGER rgpd_link_insert;
+	          ALTER TABLE bench.clients ENABLE TRIGGER rgpd_subject_guard;" ;;
+	plpgsql) echo "ALTER TABLE bench.offers DISABLE TRIGGER USER;
+	          ALTER TABLE bench.offers ENABLE TRIGGER plpgsql_contact;
+	          ALTER TABLE bench.clients DISABLE TRIGGER rgpd_subject_guard;" ;;
 	esac
 }
+variant() { bsql -c "$(variant_sql "$1")" >/dev/null; }
 
 # tps of a pgbench run, one client
 run() {
@@ -49,52 +55,95 @@ run() {
 		awk '/^tps/ { print $3 }'
 }
 
-hot_before=$(bsql -c "SELECT n_tup_hot_upd || ' ' || n_tup_upd FROM pg_stat_user_tables WHERE relid = 'bench.clients'::regclass")
+# rounds of the given variants on a stream; fills tps[stream.variant]
 declare -A tps
-for stream in newer older; do
-	for v in none c plpgsql; do tps[$stream.$v]=""; done
+measure() {
+	local stream=$1 round v
+	shift
+	for v in "$@"; do tps[$stream.$v]=""; done
 	for round in 1 2 3; do
-		for v in none c plpgsql; do
-			variant $v
-			tps[$stream.$v]+="$(run $stream) "
+		for v in "$@"; do
+			variant "${v%%+*}"
+			tps[$stream.$v]+="$(run "$stream") "
 		done
 	done
-done
-variant c
-hot_after=$(bsql -c "SELECT n_tup_hot_upd || ' ' || n_tup_upd FROM pg_stat_user_tables WHERE relid = 'bench.clients'::regclass")
+}
 
 report_stream() {
 	local stream=$1 none c pl
 	none=$(median ${tps[$stream.none]})
 	c=$(median ${tps[$stream.c]})
 	pl=$(median ${tps[$stream.plpgsql]})
-	printf '  %-6s inserts/s (median of 3 x %ss): none %s, C %s, PL/pgSQL %s\n' "$stream" "$SECONDS_PER_RUN" "$none" "$c" "$pl"
-	printf '         time per insert vs no trigger: C %sx, PL/pgSQL %sx\n' "$(ratio "$none" "$c")" "$(ratio "$none" "$pl")"
+	printf '  inserts/s, median of 3 x %ss: no trigger %.0f, C %.0f, PL/pgSQL %.0f\n' "$SECONDS_PER_RUN" "$none" "$c" "$pl"
+	printf '  time per insert vs no trigger: C %sx, PL/pgSQL %sx' "$(ratio "$none" "$c")" "$(ratio "$none" "$pl")"
 	awk -v n="$none" -v c="$c" -v p="$pl" 'BEGIN {
 		added_c = 1 / c - 1 / n; added_p = 1 / p - 1 / n;
-		printf "         added cost of C / added cost of PL/pgSQL: %.2f\n", (added_p > 0) ? added_c / added_p : 0 }'
+		if (added_p > 0) printf "; C adds %.2f of what PL/pgSQL adds\n", added_c / added_p; else print "" }'
 }
-echo "(a) single-row inserts, each bringing a newer date"
+
+hot_before=$(bsql -c "SELECT n_tup_hot_upd || ' ' || n_tup_upd FROM pg_stat_user_tables WHERE relid = 'bench.clients'::regclass")
+measure newer none c plpgsql
+measure older none c plpgsql
+hot_after=$(bsql -c "SELECT n_tup_hot_upd || ' ' || n_tup_upd FROM pg_stat_user_tables WHERE relid = 'bench.clients'::regclass")
+echo "(a) single-row inserts, each bringing a newer date (pgbench, one client)"
 report_stream newer
+awk -v b="$hot_before" -v a="$hot_after" 'BEGIN { split(b, x, " "); split(a, y, " ");
+	printf "  subject rows updated: %d, of which HOT %.0f%%\n", y[2] - x[2], 100 * (y[1] - x[1]) / ((y[2] - x[2]) ? (y[2] - x[2]) : 1) }'
 echo "(c) single-row inserts bringing no newer date (no write)"
 report_stream older
-awk -v b="$hot_before" -v a="$hot_after" 'BEGIN { split(b, x, " "); split(a, y, " ");
-	printf "    subject updates during (a)-(c): %d, of which HOT %.0f%%\n", y[2] - x[2], 100 * (y[1] - x[1]) / ((y[2] - x[2]) ? (y[2] - x[2]) : 1) }'
 
-# the design that indexes last_contact itself, for comparison
+# the design that indexes last_contact itself: what a PL/pgSQL trigger
+# would need for the due lists to stay fast
 bsql -c "CREATE INDEX clients_last_contact_idx ON bench.clients (last_contact)" >/dev/null
-indexed=""
-for round in 1 2 3; do variant c; indexed+="$(run newer) "; done
+measure newer none plpgsql c
 bsql -c "DROP INDEX bench.clients_last_contact_idx" >/dev/null
-printf '    same stream with an index on last_contact itself (the design not chosen): C %s inserts/s, %sx no trigger\n' \
-	"$(median $indexed)" "$(ratio "$(median ${tps[newer.none]})" "$(median $indexed)")"
+echo "    the same stream, last_contact itself indexed (every contact a non-HOT update):"
+report_stream newer | sed 's/^/  /'
 
-echo "(b) one INSERT ... SELECT of 1000000 offers (dates newer for every subject they touch)"
+echo "(b) one INSERT ... SELECT of 1000000 offers (a newer date for every subject it touches)"
 bulk="INSERT INTO bench.offers (client1_id, created) SELECT 1 + (random() * ($CLIENTS - 1))::bigint, date '2040-01-01' + g % 3650 FROM generate_series(1, 1000000) g"
-variant none
-bsql -c "CHECKPOINT" >/dev/null
-t_none=$(ms -c "$bulk")
-bsql -c "DELETE FROM bench.offers WHERE created >= '2040-01-01'" -c "VACUUM bench.offers" -c "CHECKPOINT" >/dev/null
-variant c
-t_c=$(ms -c "$bulk")
-printf '  no trigger %s ms, C trigger %s ms: %sx\n' "$t_none" "$t_c" "$(ratio "$t_c" "$t_none")"
+b_none=""
+b_c=""
+for round in 1 2; do
+	variant none
+	bsql -c "CHECKPOINT" >/dev/null
+	b_none+="$(ms -c "$bulk") "
+	bsql -c "DELETE FROM bench.offers WHERE created >= '2040-01-01'" -c "VACUUM bench.offers" -c "CHECKPOINT" >/dev/null
+	variant c
+	b_c+="$(ms -c "$bulk") "
+	variant none
+	bsql -c "DELETE FROM bench.offers WHERE created >= '2040-01-01'" -c "VACUUM bench.offers" \
+	     -c "SELECT rgpd.recompute('bench.clients')" -c "VACUUM bench.clients" -c "CHECKPOINT" >/dev/null
+done
+printf '  no trigger %s ms, C trigger %s ms (medians of 2): %sx\n' "$(median $b_none)" "$(median $b_c)" \
+	"$(ratio "$(median $b_c)" "$(median $b_none)")"
+
+# instructions per statement, server alone, under callgrind
+if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
+	echo "(a, c) instructions per single-row INSERT statement (callgrind, server alone, 5000 statements)"
+	as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null
+	declare -A ir
+	for stream in true false; do
+		for v in none c plpgsql; do
+			out="$CLUSTER_DIR/callgrind.$v.$stream"
+			printf '%s\nSELECT bench.stream(5000, %s, %s);\n%s\nSELECT rgpd.recompute(%s);\n' \
+				"$(variant_sql "$v" | tr -d '\n\t')" "$stream" "$CLIENTS" \
+				"ALTER TABLE bench.offers DISABLE TRIGGER USER; DELETE FROM bench.offers WHERE created < '2016-01-01' OR created >= '2050-01-01'; ALTER TABLE bench.clients ENABLE TRIGGER rgpd_subject_guard;" \
+				"'bench.clients'" >"$CLUSTER_DIR/stream.in"
+			chmod 644 "$CLUSTER_DIR/stream.in"
+			as_pg valgrind --tool=callgrind --callgrind-out-file="$out" \
+				--toggle-collect=plpgsql_exec_function --collect-atstart=no \
+				"$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" \
+				-c shared_preload_libraries= bench <"$CLUSTER_DIR/stream.in" >/dev/null 2>&1
+			ir[$v.$stream]=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 / 5000 }')
+		done
+		printf '  %s: no trigger %.0f, C %.0f, PL/pgSQL %.0f; C adds %.0f, PL/pgSQL %.0f: C adds %.2f of what PL/pgSQL adds\n' \
+			"$([ $stream = true ] && echo "newer date " || echo "no newer date")" \
+			"${ir[none.$stream]}" "${ir[c.$stream]}" "${ir[plpgsql.$stream]}" \
+			"$(awk -v a="${ir[c.$stream]}" -v b="${ir[none.$stream]}" 'BEGIN { print a - b }')" \
+			"$(awk -v a="${ir[plpgsql.$stream]}" -v b="${ir[none.$stream]}" 'BEGIN { print a - b }')" \
+			"$(awk -v c="${ir[c.$stream]}" -v p="${ir[plpgsql.$stream]}" -v n="${ir[none.$stream]}" 'BEGIN { printf "%.2f", (c - n) / (p - n) }')"
+	done
+	as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w start >/dev/null
+fi
+bsql -c "SELECT count(*) FROM rgpd.verify('bench.clients')" | sed 's/^/  rows rgpd.verify() reports after the runs: /'
