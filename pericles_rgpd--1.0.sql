@@ -710,6 +710,24 @@ BEGIN
             '  WHERE l.st OPERATOR(pg_catalog.<>) %4$L::rgpd.status',
             k, rel, 'anonymised', 'active');
 
+    ELSIF what = 'raise_locked' THEN
+        -- the same as 'raise', for rows this transaction already holds (their
+        -- foreign key's check locked them): a plain conditional UPDATE,
+        -- re-checked on the latest version of a row another contact raised
+        RETURN format(
+            'WITH u AS ('
+            '  UPDATE %2$s AS s SET last_contact = v.d,'
+            '         rgpd_contact_floor = COALESCE(s.rgpd_contact_floor, v.d)'
+            '    FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),'
+            '                    pg_catalog.unnest($2::pg_catalog.date[])) AS v(id, d)'
+            '   WHERE s.%1$s OPERATOR(pg_catalog.=) v.id AND v.d IS NOT NULL'
+            '     AND (s.last_contact IS NULL OR s.last_contact OPERATOR(pg_catalog.<) v.d)'
+            '     AND s.rgpd_status OPERATOR(pg_catalog.<>) %3$L::rgpd.status'
+            '  RETURNING CAST(s.%1$s AS pg_catalog.int8) AS id, s.rgpd_status AS st)'
+            ' SELECT u.id, CAST(u.st AS pg_catalog.text), true FROM u'
+            '  WHERE u.st OPERATOR(pg_catalog.<>) %4$L::rgpd.status',
+            k, rel, 'anonymised', 'active');
+
     ELSIF what = 'raise_one' THEN
         -- $1 bigint id, $2 date: one subject; returns its status if written
         RETURN format(
@@ -2004,11 +2022,11 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Add pg_cron to shared_preload_libraries and CREATE EXTENSION pg_cron.';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'rgpd-monthly-sweep') THEN
-        RETURN false;
-    END IF;
-    EXECUTE 'SELECT cron.unschedule($1)' INTO done USING 'rgpd-monthly-sweep';
-    RETURN done;
+    -- by id: unschedule-by-name only finds the caller's own jobs, and the
+    -- job runs as another role
+    EXECUTE 'SELECT bool_and(cron.unschedule(j.jobid)) FROM cron.job AS j WHERE j.jobname = $1'
+       INTO done USING 'rgpd-monthly-sweep';
+    RETURN coalesce(done, false);
 END
 $$;
 COMMENT ON FUNCTION rgpd.unschedule_sweep() IS 'Removes the pg_cron job rgpd-monthly-sweep';

@@ -462,7 +462,7 @@ rgpd_optin(PG_FUNCTION_ARGS)
 	Datum		at;
 	RgpdSubject *sub;
 	RgpdLocked *locked;
-	Oid			argtypes[5] = {REGCLASSOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+	Oid			argtypes[5] = {REGCLASSOID, INT8OID, TIMESTAMPTZOID, TEXTOID, NAMEOID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int64		event;
@@ -507,9 +507,10 @@ rgpd_optin(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(id);
 	values[2] = at;
 	values[3] = CStringGetTextDatum(origin);
-	rgpd_execute("INSERT INTO rgpd.optin_events (subject, subject_id, at, origin)"
-				 " VALUES ($1, $2, $3, $4) RETURNING id",
-				 4, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
+	values[4] = DirectFunctionCall1(namein, CStringGetDatum(rgpd_current_user_name()));
+	rgpd_execute("INSERT INTO rgpd.optin_events (subject, subject_id, at, origin, recorded_by)"
+				 " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+				 5, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
 	event = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 

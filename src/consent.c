@@ -143,8 +143,8 @@ rgpd_set_consent(PG_FUNCTION_ARGS)
 	Datum		at;
 	RgpdSubject *sub;
 	Campaign   *c;
-	Oid			argtypes[6] = {REGCLASSOID, INT8OID, INT4OID, BOOLOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[6];
+	Oid			argtypes[7] = {REGCLASSOID, INT8OID, INT4OID, BOOLOID, TEXTOID, TIMESTAMPTZOID, NAMEOID};
+	Datum		values[7];
 	int64		event;
 	bool		isnull;
 	StringInfoData detail;
@@ -181,16 +181,17 @@ rgpd_set_consent(PG_FUNCTION_ARGS)
 	values[3] = BoolGetDatum(value);
 	values[4] = CStringGetTextDatum(origin);
 	values[5] = at;
+	values[6] = DirectFunctionCall1(namein, CStringGetDatum(rgpd_current_user_name()));
 	rgpd_execute("WITH e AS (INSERT INTO rgpd.consent_events"
-				 "             (subject, subject_id, campaign_id, value, origin, at)"
-				 "           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id),"
+				 "             (subject, subject_id, campaign_id, value, origin, at, recorded_by)"
+				 "           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id),"
 				 " c AS (INSERT INTO rgpd.consents AS c (campaign_id, subject, subject_id, value, at, event_id)"
 				 "       SELECT $3, $1, $2, $4, $6, e.id FROM e"
 				 "       ON CONFLICT (campaign_id, subject, subject_id) DO UPDATE"
 				 "          SET value = excluded.value, at = excluded.at, event_id = excluded.event_id"
 				 "        WHERE c.at OPERATOR(pg_catalog.<=) excluded.at)"
 				 " SELECT e.id FROM e",
-				 6, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
+				 7, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
 	event = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
@@ -360,8 +361,8 @@ rgpd_set_provenance(PG_FUNCTION_ARGS)
 	static const char *const bases[] = {"consent", "contract", "legitimate interest",
 	"legal obligation"};
 	RgpdSubject *sub;
-	Oid			argtypes[4] = {REGCLASSOID, INT8OID, TEXTOID, TEXTOID};
-	Datum		values[4];
+	Oid			argtypes[5] = {REGCLASSOID, INT8OID, TEXTOID, TEXTOID, NAMEOID};
+	Datum		values[5];
 	StringInfoData detail;
 	char	   *p;
 	int			i;
@@ -394,12 +395,13 @@ rgpd_set_provenance(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(id);
 	values[2] = CStringGetTextDatum(source);
 	values[3] = CStringGetTextDatum(legal);
-	rgpd_execute("INSERT INTO rgpd.provenance AS p (subject, subject_id, source, legal_basis)"
-				 " VALUES ($1, $2, $3, $4)"
+	values[4] = DirectFunctionCall1(namein, CStringGetDatum(rgpd_current_user_name()));
+	rgpd_execute("INSERT INTO rgpd.provenance AS p (subject, subject_id, source, legal_basis, recorded_by)"
+				 " VALUES ($1, $2, $3, $4, $5)"
 				 " ON CONFLICT (subject, subject_id) DO UPDATE"
 				 "    SET source = excluded.source, legal_basis = excluded.legal_basis,"
 				 "        recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by",
-				 4, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
+				 5, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
 
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"source\": ");

@@ -1121,9 +1121,10 @@ raise_each(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
 }
 
 /*
- * Many subjects: one statement for the whole set (rgpd._sql 'raise'),
- * planned for its actual size.  It locks every subject FOR KEY SHARE,
- * writes those that get a newer date, and returns the ones not active.
+ * Many subjects: one statement for the whole set, planned for its actual
+ * size.  rgpd._sql 'raise' locks every subject FOR KEY SHARE, writes those
+ * that get a newer date, and returns the ones not active; when foreign
+ * keys already hold every subject, 'raise_locked' only writes.
  */
 static void
 raise_set(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
@@ -1135,6 +1136,8 @@ raise_set(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
 	bool	   *datenulls = palloc(sizeof(bool) * n);
 	int			dims[1] = {n};
 	int			lbs[1] = {1};
+	bool		locked = true;
+	SPIPlanPtr	plan;
 	uint64		i;
 	int			k;
 
@@ -1143,15 +1146,21 @@ raise_set(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
 		ids[k] = Int64GetDatum(c[k].id);
 		dates[k] = DateADTGetDatum(c[k].date);
 		datenulls[k] = !c[k].has_date;
+		/* every subject already held, no status to check for arrivals */
+		locked &= c[k].locked && !c[k].arrival && c[k].has_date;
 	}
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_md_array(dates, datenulls, 1, dims, lbs,
 												   DATEOID, sizeof(DateADT), true,
 												   TYPALIGN_INT));
-	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->raise_bulk, "raise", 2, argtypes,
-										CURSOR_OPT_CUSTOM_PLAN),
-					  values, NULL, sub->owner, true, 0);
+	if (locked)
+		plan = rgpd_subject_plan(sub, &sub->raise_bulk_locked, "raise_locked", 2, argtypes,
+								 CURSOR_OPT_CUSTOM_PLAN);
+	else
+		plan = rgpd_subject_plan(sub, &sub->raise_bulk, "raise", 2, argtypes,
+								 CURSOR_OPT_CUSTOM_PLAN);
+	rgpd_execute_plan(plan, values, NULL, sub->owner, true, 0);
 
 	for (i = 0; i < SPI_processed; i++)
 	{

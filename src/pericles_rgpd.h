@@ -107,6 +107,7 @@ typedef struct RgpdSubject
 	SPIPlanPtr	lock_one;
 	SPIPlanPtr	status_one;
 	SPIPlanPtr	raise_bulk;
+	SPIPlanPtr	raise_bulk_locked;
 	SPIPlanPtr	lock_lower;
 	SPIPlanPtr	recompute_ids;
 	SPIPlanPtr	unarchive_fresh;

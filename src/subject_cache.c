@@ -116,11 +116,12 @@ invalidate_entry(SubjectEntry *entry)
 	rgpd_cache_forget_plan_later(sub->lock_one);
 	rgpd_cache_forget_plan_later(sub->status_one);
 	rgpd_cache_forget_plan_later(sub->raise_bulk);
+	rgpd_cache_forget_plan_later(sub->raise_bulk_locked);
 	rgpd_cache_forget_plan_later(sub->lock_lower);
 	rgpd_cache_forget_plan_later(sub->recompute_ids);
 	rgpd_cache_forget_plan_later(sub->unarchive_fresh);
 	sub->raise_one = sub->lock_one = sub->status_one = NULL;
-	sub->raise_bulk = sub->lock_lower = NULL;
+	sub->raise_bulk = sub->raise_bulk_locked = sub->lock_lower = NULL;
 	sub->recompute_ids = sub->unarchive_fresh = NULL;
 	if (entry->mcxt)
 	{
