@@ -52,11 +52,11 @@ AS $$
 $$;
 
 -- Does the current user hold the personal-data manager right?  Used by the
--- row-level security policy of every subject table; simple enough to be
--- inlined by the planner.
+-- row-level security policy of every subject table, for each archived row
+-- a query meets: written in C, with the answer cached per backend until a
+-- role or a membership changes.
 CREATE FUNCTION rgpd.is_manager() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT pg_catalog.pg_has_role(CURRENT_USER, 'rgpd_manager', 'USAGE') $$;
+    AS 'MODULE_PATHNAME', 'rgpd_is_manager_sql' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION rgpd.is_manager() IS
     'True when the current user holds the rgpd_manager right (sees archived rows, may anonymise)';
 
@@ -157,7 +157,8 @@ CREATE TABLE rgpd.journal (
     detail     jsonb NOT NULL DEFAULT '{}'
 );
 CREATE INDEX journal_subject_idx ON rgpd.journal (subject, subject_id);
-CREATE INDEX journal_at_idx ON rgpd.journal (at);
+-- append-only, in time order: a BRIN index serves rgpd.replay_erasures()
+CREATE INDEX journal_at_idx ON rgpd.journal USING brin (at);
 COMMENT ON TABLE rgpd.journal IS
     'Append-only record of every archive, anonymisation, export, opt-in… (identifiers only)';
 
@@ -307,11 +308,12 @@ CREATE FUNCTION rgpd.export(subject regclass, id bigint) RETURNS jsonb
 COMMENT ON FUNCTION rgpd.export(regclass, bigint) IS
     'Everything held on one subject as one JSON document (right of access and portability)';
 
-CREATE FUNCTION rgpd.sweep(as_of date DEFAULT CURRENT_DATE, dry_run boolean DEFAULT false)
+CREATE FUNCTION rgpd.sweep(as_of date DEFAULT CURRENT_DATE, dry_run boolean DEFAULT false,
+                           for_subject regclass DEFAULT NULL)
     RETURNS TABLE (action text, subject regclass, count bigint)
-    AS 'MODULE_PATHNAME', 'rgpd_sweep' LANGUAGE C STRICT;
-COMMENT ON FUNCTION rgpd.sweep(date, boolean) IS
-    'Archives (and with rgpd.auto_anonymise, anonymises) what is due by the end of the month of as_of';
+    AS 'MODULE_PATHNAME', 'rgpd_sweep' LANGUAGE C;
+COMMENT ON FUNCTION rgpd.sweep(date, boolean, regclass) IS
+    'Archives (and with rgpd.auto_anonymise, anonymises) what is due by the end of the month of as_of; every subject table, or only one';
 
 /* ------------------------------------------------------------------ *
  * 4. SQL generators
@@ -2452,7 +2454,7 @@ GRANT EXECUTE ON FUNCTION
     rgpd.anonymise(regclass, bigint), rgpd.anonymise(regclass, bigint[]),
     rgpd.forget(regclass, bigint, text),
     rgpd.replay_erasures(timestamptz),
-    rgpd.sweep(date, boolean),
+    rgpd.sweep(date, boolean, regclass),
     rgpd.create_campaign(text, text, boolean, integer),
     rgpd.alter_campaign(text, text, text, boolean, text, integer),
     rgpd.delete_campaign(text),

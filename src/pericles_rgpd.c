@@ -26,12 +26,16 @@
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "pericles_rgpd.h"
 
 PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(rgpd_is_manager_sql);
 
 void		_PG_init(void);
 
@@ -53,6 +57,7 @@ static bool check_export_ttl(char **newval, void **extra pg_attribute_unused(),
 static bool check_mask_text(char **newval, void **extra pg_attribute_unused(),
 							GucSource source pg_attribute_unused());
 static void rgpd_xact_callback(XactEvent event, void *arg pg_attribute_unused());
+static void manager_cache_reset(Datum arg, int cacheid, uint32 hashvalue);
 
 /*
  * Module load: define the settings and reserve their prefix.
@@ -101,6 +106,8 @@ _PG_init(void)
 	MarkGUCPrefixReserved("rgpd");
 
 	RegisterXactCallback(rgpd_xact_callback, NULL);
+	CacheRegisterSyscacheCallback(AUTHOID, manager_cache_reset, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, manager_cache_reset, (Datum) 0);
 	rgpd_cache_init();
 }
 
@@ -334,6 +341,37 @@ rgpd_is_manager(void)
 	if (superuser())
 		return true;
 	return OidIsValid(manager) && has_privs_of_role(GetUserId(), manager);
+}
+
+/*
+ * The answer for the last user asked, until a role or a role membership
+ * changes (syscache invalidation).  The row-level security policy calls
+ * rgpd.is_manager() for every archived row a query meets.
+ */
+static Oid	manager_cache_user = InvalidOid;
+static bool manager_cache_answer = false;
+static bool manager_cache_valid = false;
+
+static void
+manager_cache_reset(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+					uint32 hashvalue pg_attribute_unused())
+{
+	manager_cache_valid = false;
+}
+
+/* rgpd.is_manager() */
+Datum
+rgpd_is_manager_sql(PG_FUNCTION_ARGS)
+{
+	Oid			user = GetUserId();
+
+	if (!manager_cache_valid || user != manager_cache_user)
+	{
+		manager_cache_answer = rgpd_is_manager();
+		manager_cache_user = user;
+		manager_cache_valid = true;
+	}
+	PG_RETURN_BOOL(manager_cache_answer);
 }
 
 void

@@ -142,8 +142,9 @@ emit(ReturnSetInfo *rsinfo, const char *action, Oid subject, int64 count)
 Datum
 rgpd_sweep(PG_FUNCTION_ARGS)
 {
-	DateADT		as_of = PG_GETARG_DATEADT(0);
-	bool		dry_run = PG_GETARG_BOOL(1);
+	DateADT		as_of;
+	bool		dry_run;
+	Oid			only;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid		   *subjects;
 	int			nsubjects;
@@ -155,6 +156,13 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 	StringInfoData detail;
 
 	rgpd_require_manager("run the sweep");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("as_of and dry_run must not be NULL")));
+	as_of = PG_GETARG_DATEADT(0);
+	dry_run = PG_GETARG_BOOL(1);
+	only = PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2);
 	if (DATE_NOT_FINITE(as_of))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -165,6 +173,8 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	nest = rgpd_pin_search_path();
 
+	if (OidIsValid(only))
+		(void) rgpd_subject(only, false);	/* registered, or an error */
 	if (SPI_execute("SELECT s.subject::pg_catalog.oid FROM rgpd.subjects AS s"
 					" ORDER BY s.subject::pg_catalog.text", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pericles_rgpd: could not read rgpd.subjects");
@@ -181,10 +191,15 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < (uint64) nsubjects; i++)
 	{
-		RgpdSubject *sub = rgpd_subject(subjects[i], false);
+		RgpdSubject *sub;
 		int			n;
-		int64	   *ids = due_ids(sub, "archive", as_of, &n);
+		int64	   *ids;
 		int64		count;
+
+		if (OidIsValid(only) && subjects[i] != only)
+			continue;
+		sub = rgpd_subject(subjects[i], false);
+		ids = due_ids(sub, "archive", as_of, &n);
 
 		count = dry_run ? n : archive_due(sub, ids, n, as_of);
 		archived += count;
