@@ -914,8 +914,12 @@ BEGIN
         RETURN format('DELETE FROM %s AS l WHERE %s RETURNING %s', l.link, conds, rets);
 
     ELSIF what = 'export_record' THEN
-        RETURN format('SELECT pg_catalog.to_jsonb(s), CAST(s.rgpd_status AS pg_catalog.text)'
-                      '  FROM %s AS s WHERE s.%s OPERATOR(pg_catalog.=) $1::pg_catalog.int8', rel, k);
+        -- the record as the person would read it: without the extension's
+        -- internal lower bound of last_contact
+        RETURN format('SELECT pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.-) %L::pg_catalog.text,'
+                      '       CAST(s.rgpd_status AS pg_catalog.text)'
+                      '  FROM %s AS s WHERE s.%s OPERATOR(pg_catalog.=) $1::pg_catalog.int8',
+                      'rgpd_contact_floor', rel, k);
 
     ELSIF what = 'export_links' THEN
         -- {"table": {"column": [rows…]}} of every linked row that references $1
@@ -1341,6 +1345,10 @@ BEGIN
             END IF;
         END LOOP;
 
+        -- leftovers of an earlier registration undone by DROP EXTENSION ... CASCADE
+        EXECUTE format('DROP POLICY IF EXISTS rgpd_visible ON %s', tbl);
+        EXECUTE format('DROP POLICY IF EXISTS rgpd_restricted_archive ON %s', tbl);
+
         SELECT c.relrowsecurity AS had, c.relforcerowsecurity AS had_force
           INTO rls FROM pg_class AS c WHERE c.oid = tbl;
 
@@ -1534,10 +1542,20 @@ BEGIN
                   HINT = format('GRANT SELECT ON %s TO %I;', p_subject, pg_get_userbyid(link_owner));
     END IF;
 
-    -- registering again replaces the earlier registration
+    -- registering again replaces the earlier registration (its exclusion
+    -- indexes go: the predicate may have changed)
     IF EXISTS (SELECT 1 FROM rgpd.links AS x WHERE x.link = p_link AND x.subject = p_subject) THEN
         SELECT x.added_indexes, x.added_archived_column INTO indexes, added_column
           FROM rgpd.links AS x WHERE x.link = p_link AND x.subject = p_subject;
+        FOR idx IN SELECT i.indexrelid::regclass::text FROM pg_index AS i
+                    WHERE i.indrelid = p_link AND i.indpred IS NOT NULL
+                      AND (SELECT c2.relname FROM pg_class AS c2 WHERE c2.oid = i.indexrelid) = ANY (indexes) LOOP
+            EXECUTE format('DROP INDEX %s', idx);
+        END LOOP;
+        indexes := ARRAY(SELECT x FROM unnest(indexes) AS x WHERE to_regclass(
+                            quote_ident((SELECT n.nspname FROM pg_class AS c2 JOIN pg_namespace AS n
+                                           ON n.oid = c2.relnamespace WHERE c2.oid = p_link))
+                            || '.' || quote_ident(x)) IS NOT NULL);
         DELETE FROM rgpd.links AS x WHERE x.link = p_link AND x.subject = p_subject;
     END IF;
 
@@ -1558,6 +1576,22 @@ BEGIN
             indexes := indexes || idx;
         END IF;
     END LOOP;
+
+    -- the exclusion test probes, per candidate subject, the link rows that
+    -- satisfy excludes_when: a partial index with that very predicate keeps
+    -- it off the heap (an index predicate must be immutable; otherwise the
+    -- plain index above serves)
+    IF predicate IS NOT NULL THEN
+        FOREACH c IN ARRAY subject_columns LOOP
+            idx := rgpd._index_name(p_link, c || '_rgpd_excl_idx');
+            BEGIN
+                EXECUTE format('CREATE INDEX %I ON %s (%I) WHERE %s', idx, p_link, c, predicate);
+                indexes := indexes || idx;
+            EXCEPTION WHEN invalid_object_definition OR feature_not_supported THEN
+                NULL;
+            END;
+        END LOOP;
+    END IF;
 
     INSERT INTO rgpd.links AS x (link, subject, subject_columns, date_columns, personal_columns,
                                  excludes_when, archive_with_subject, added_indexes, added_archived_column)
@@ -1727,6 +1761,8 @@ BEGIN
     DELETE FROM rgpd.policies AS p WHERE p.subject::oid = ANY (dropped);
     DELETE FROM rgpd.erasures AS e WHERE e.tbl::oid = ANY (dropped);
     DELETE FROM rgpd.subjects AS x WHERE x.subject::oid = ANY (dropped);
+    -- stored exports hold personal data of rows that no longer exist
+    DELETE FROM rgpd.exports AS e WHERE e.subject::oid = ANY (dropped);
     -- link tables that remain lose the triggers of the dropped subjects
     FOR l IN SELECT c.oid::regclass FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
               WHERE t.tgname = 'rgpd_link_insert' AND NOT c.oid = ANY (dropped) LOOP
@@ -1962,6 +1998,92 @@ END
 $$;
 COMMENT ON FUNCTION rgpd.dashboard(date) IS
     'Home-page counts per subject table (to_anonymise and archived are NULL for non-managers)';
+
+-- Where else do these values appear?  Every text column of every table the
+-- caller can read, outside PostgreSQL's and the extension's schemas, is
+-- searched (case-insensitive, as a substring: free-text notes count), and
+-- reported with whether anonymisation erases it.
+CREATE FUNCTION rgpd.scan(vals text[])
+    RETURNS TABLE (tbl regclass, col name, matches bigint, erased_by_anonymise boolean)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    n bigint;
+    needles text[];
+BEGIN
+    -- values too short to mean anything (initials, empty strings) are skipped
+    SELECT array_agg(DISTINCT lower(v)) INTO needles
+      FROM unnest(vals) AS v WHERE length(btrim(v)) >= 3;
+    IF needles IS NULL THEN
+        RETURN;
+    END IF;
+    FOR c IN
+        SELECT a.attrelid::regclass AS t, a.attname AS a
+          FROM pg_attribute AS a
+          JOIN pg_class AS k ON k.oid = a.attrelid
+          JOIN pg_namespace AS ns ON ns.oid = k.relnamespace
+          JOIN pg_type AS ty ON ty.oid = a.atttypid
+         WHERE k.relkind IN ('r', 'p') AND NOT k.relispartition
+           AND ns.nspname NOT IN ('pg_catalog', 'information_schema', 'rgpd')
+           AND ns.nspname NOT LIKE 'pg\_%'
+           AND a.attnum > 0 AND NOT a.attisdropped
+           AND ty.typcategory = 'S'
+           AND has_column_privilege(a.attrelid, a.attnum, 'SELECT')
+         ORDER BY k.oid::regclass::text, a.attnum
+    LOOP
+        EXECUTE format('SELECT count(*) FROM %s AS t WHERE EXISTS (SELECT 1 FROM unnest($1) AS v'
+                       ' WHERE strpos(lower(CAST(t.%I AS text)), v) > 0)', c.t, c.a)
+           INTO n USING needles;
+        IF n > 0 THEN
+            tbl := c.t;
+            col := c.a;
+            matches := n;
+            erased_by_anonymise :=
+                EXISTS (SELECT 1 FROM rgpd.subjects AS s WHERE s.subject = c.t AND c.a = ANY (s.personal_columns))
+                OR EXISTS (SELECT 1 FROM rgpd.links AS l, rgpd._link_personal(l) AS lp
+                            WHERE l.link = c.t AND lp.personal_column = c.a);
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION rgpd.scan(text[]) IS
+    'Every readable text column holding one of these values, and whether anonymisation erases it';
+
+-- The same, for the personal values a subject holds now.
+CREATE FUNCTION rgpd.scan(subject regclass, id bigint)
+    RETURNS TABLE (tbl regclass, col name, matches bigint, erased_by_anonymise boolean)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    s rgpd.subjects;
+    vals text[];
+BEGIN
+    SELECT * INTO s FROM rgpd.subjects AS x WHERE x.subject = scan.subject;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not registered as a subject', subject
+            USING ERRCODE = 'undefined_object', HINT = 'Register it with rgpd.register_subject().';
+    END IF;
+    IF cardinality(s.personal_columns) = 0 THEN
+        RETURN;
+    END IF;
+    EXECUTE format('SELECT ARRAY[%s] FROM %s AS x WHERE x.%I = $1',
+                   (SELECT string_agg(format('CAST(x.%I AS text)', p), ', ') FROM unnest(s.personal_columns) AS p),
+                   s.subject, s.key_column)
+       INTO vals USING id;
+    IF vals IS NULL THEN
+        RAISE EXCEPTION 'table % has no row with % = %', subject, s.key_column, id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN QUERY SELECT * FROM rgpd.scan(vals);
+END
+$$;
+COMMENT ON FUNCTION rgpd.scan(regclass, bigint) IS
+    'Where the personal values a subject holds now also appear: what registration may have missed';
 
 CREATE FUNCTION rgpd.schedule_sweep(schedule text DEFAULT '0 3 1 * *',
                                     username name DEFAULT 'rgpd_sweeper')
@@ -2437,6 +2559,7 @@ GRANT EXECUTE ON FUNCTION
 -- table, or the manager right; archived rows exist only for managers)
 GRANT EXECUTE ON FUNCTION
     rgpd.pending(text, date), rgpd.dashboard(date), rgpd.is_excluded(regclass, bigint),
+    rgpd.scan(text[]), rgpd.scan(regclass, bigint),
     rgpd.archive(regclass, bigint), rgpd.archive(regclass, bigint[]),
     rgpd.optin(regclass, bigint, text, timestamptz),
     rgpd.export(regclass, bigint),
