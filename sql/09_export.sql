@@ -40,9 +40,9 @@ SELECT rgpd.register_subject('exp.clients', created_column => 'created', persona
 SELECT rgpd.register_link('exp.offers', 'exp.clients', '{client1_id,client2_id}', '{created}',
                           '{"client1_id": ["client1_name"], "client2_id": ["client2_name"]}');
 SELECT rgpd.register_link('exp.appointments', 'exp.clients', '{client_id}', '{starts_at}');
-SELECT rgpd.create_campaign('newsletter', 'mail');
-SELECT rgpd.set_consent('exp.clients', 1, 'newsletter', true, 'sign-up form', '2023-01-02 10:00+00') > 0 AS consent;
-SELECT rgpd.set_consent('exp.clients', 1, 'newsletter', false, 'e-mail link', '2023-09-09 08:00+00') > 0 AS withdrawn;
+SELECT rgpd.create_campaign('export newsletter', 'mail') > 0 AS created;
+SELECT rgpd.set_consent('exp.clients', 1, 'export newsletter', true, 'sign-up form', '2023-01-02 10:00+00') > 0 AS consent;
+SELECT rgpd.set_consent('exp.clients', 1, 'export newsletter', false, 'e-mail link', '2023-09-09 08:00+00') > 0 AS withdrawn;
 SELECT rgpd.object('exp.clients', 1, 'call', 'phone call');
 SELECT rgpd.set_provenance('exp.clients', 1, 'portal seloger.com', 'consent');
 SELECT rgpd.optin('exp.clients', 1, 'reconsent-email', '2024-02-02 12:00+00') > 0 AS optin;
