@@ -1763,6 +1763,13 @@ BEGIN
     DELETE FROM rgpd.subjects AS x WHERE x.subject::oid = ANY (dropped);
     -- stored exports hold personal data of rows that no longer exist
     DELETE FROM rgpd.exports AS e WHERE e.subject::oid = ANY (dropped);
+    -- the current state about people who no longer exist goes too, so that
+    -- a table that later reuses the OID inherits nothing; the append-only
+    -- proof (journal, opt-in and consent events) stays, as proof does
+    DELETE FROM rgpd.consents AS c WHERE c.subject::oid = ANY (dropped);
+    DELETE FROM rgpd.objections AS o WHERE o.subject::oid = ANY (dropped);
+    DELETE FROM rgpd.provenance AS p WHERE p.subject::oid = ANY (dropped);
+    DELETE FROM rgpd.recontact_tasks AS t WHERE t.subject::oid = ANY (dropped);
     -- link tables that remain lose the triggers of the dropped subjects
     FOR l IN SELECT c.oid::regclass FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
               WHERE t.tgname = 'rgpd_link_insert' AND NOT c.oid = ANY (dropped) LOOP

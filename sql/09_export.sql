@@ -55,6 +55,18 @@ SELECT subject, subject_id, actor, document ->> 'format' AS format FROM rgpd.exp
 SELECT action, subject_id, detail ? 'export_id' AS has_export_id FROM rgpd.journal
  WHERE subject = 'exp.clients'::regclass AND action = 'export';
 
+-- the sweep purges stored exports older than rgpd.export_ttl (10 days)
+INSERT INTO rgpd.exports (subject, subject_id, at, actor, document)
+VALUES ('exp.clients', 1, now() - interval '11 days', 'postgres', '{}');
+SELECT count(*) AS stored FROM rgpd.exports WHERE subject = 'exp.clients'::regclass;
+SET rgpd.export_ttl = '30 days';
+SELECT count(*) FROM rgpd.sweep('2000-01-01', for_subject => 'exp.clients');
+SELECT count(*) AS kept_for_30_days FROM rgpd.exports WHERE subject = 'exp.clients'::regclass;
+RESET rgpd.export_ttl;
+SELECT count(*) FROM rgpd.sweep('2000-01-01', for_subject => 'exp.clients');
+SELECT count(*) AS kept_for_10_days FROM rgpd.exports WHERE subject = 'exp.clients'::regclass;
+SELECT detail -> 'exports_purged' AS purged FROM rgpd.journal WHERE action = 'sweep' ORDER BY id DESC LIMIT 1;
+
 -- an archived record is exported to managers only; to others it is unknown
 SELECT rgpd.archive('exp.clients', 2) AS archived;
 GRANT USAGE ON SCHEMA exp TO regress_agent, regress_manager, regress_owner;

@@ -55,7 +55,8 @@ SELECT try($$SELECT rgpd.set_consent('cons.clients', 4, 'newsletter', true, 'por
 RESET ROLE;
 -- the proof, oldest first; the current consent per campaign
 SELECT campaign, channel, value, origin, at, recorded_by FROM rgpd.consent_history('cons.clients', 2);
-SELECT subject_id, campaign, channel, mandatory, value, at FROM rgpd.current_consents ORDER BY subject_id, campaign;
+SELECT subject_id, campaign, channel, mandatory, value, at FROM rgpd.current_consents
+ WHERE subject = 'cons.clients'::regclass ORDER BY subject_id, campaign;
 -- proof is never changed nor removed
 SELECT try($$UPDATE rgpd.consent_events SET value = true$$);
 SELECT try($$DELETE FROM rgpd.consent_events$$);
@@ -71,13 +72,15 @@ SELECT rgpd.object('cons.clients', 1, 'email', 'letter') AS changed;
 SELECT rgpd.object('cons.clients', 1, 'email', 'letter again') AS changed;
 SELECT rgpd.object('cons.clients', 3, 'call', 'phone call') AS changed;
 SELECT try($$SELECT rgpd.object('cons.clients', 1, 'pigeon', 'letter')$$);
-SELECT subject_id, do_not_email, do_not_call FROM rgpd.objections ORDER BY subject_id;
+SELECT subject_id, do_not_email, do_not_call FROM rgpd.objections
+ WHERE subject = 'cons.clients'::regclass ORDER BY subject_id;
 
 -- provenance and legal basis
 SELECT rgpd.set_provenance('cons.clients', 1, 'portal seloger.com', 'consent');
 SELECT rgpd.set_provenance('cons.clients', 2, 'walk-in', 'legitimate_interest');
 SELECT try($$SELECT rgpd.set_provenance('cons.clients', 3, 'bought list', 'because')$$);
-SELECT subject_id, source, legal_basis FROM rgpd.provenance ORDER BY subject_id;
+SELECT subject_id, source, legal_basis FROM rgpd.provenance
+ WHERE subject = 'cons.clients'::regclass ORDER BY subject_id;
 
 -- recipients: consented (or mandatory), not objected on the channel,
 -- active, with an address for the channel
@@ -92,6 +95,15 @@ SELECT id FROM rgpd.recipients('newsletter');
 SELECT rgpd.archive('cons.clients', 4) AS archived;
 SELECT rgpd.anonymise('cons.clients', 5) AS anonymised;
 SELECT id FROM rgpd.recipients('invoices');
+-- the same lists for ordinary login roles: a manager, an agent who can
+-- read the table; a role that cannot read it is refused, naming the table
+SET ROLE regress_manager;
+SELECT id, contact FROM rgpd.recipients('invoices');
+SET ROLE regress_agent;
+SELECT id, contact FROM rgpd.recipients('invoices');
+SET ROLE regress_owner;
+SELECT try($$SELECT * FROM rgpd.recipients('invoices')$$);
+RESET ROLE;
 -- consents survive anonymisation as proof; nothing new can be recorded
 SELECT campaign, value, origin FROM rgpd.consent_history('cons.clients', 5);
 SELECT try($$SELECT rgpd.set_consent('cons.clients', 5, 'newsletter', true, 'portal')$$);
@@ -111,4 +123,11 @@ SELECT actor, action, subject_id, detail FROM rgpd.journal
     OR (action LIKE '%campaign' AND detail ->> 'campaign' IN ('invoices', 'newsletter', 'sms offers'))
  ORDER BY id;
 
+-- a dropped table takes the current state about its people with it (a
+-- table that later reuses its OID inherits nothing); the proof stays
+SELECT 'cons.clients'::regclass::oid AS cons_oid \gset
 DROP SCHEMA cons CASCADE;
+SELECT (SELECT count(*) FROM rgpd.consents WHERE subject::oid = :cons_oid) AS consents,
+       (SELECT count(*) FROM rgpd.objections WHERE subject::oid = :cons_oid) AS objections,
+       (SELECT count(*) FROM rgpd.provenance WHERE subject::oid = :cons_oid) AS provenance,
+       (SELECT count(*) > 0 FROM rgpd.consent_events WHERE subject::oid = :cons_oid) AS proof_kept;

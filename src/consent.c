@@ -477,9 +477,9 @@ rgpd_recipients(PG_FUNCTION_ARGS)
 
 		values[0] = ObjectIdGetDatum(sub->relid);
 		values[1] = Int32GetDatum(c->id);
-		if (SPI_execute_with_args("SELECT rgpd._recipients_sql($1, $2)", 2, argtypes, values,
-								  NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "pericles_rgpd: rgpd._recipients_sql() failed");
+		/* generated as the extension's owner: the generator is internal */
+		rgpd_execute("SELECT rgpd._recipients_sql($1, $2)", 2, argtypes, values, NULL,
+					 rgpd_extension_owner(), false, 0);
 		sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
