@@ -2037,6 +2037,7 @@ BEGIN
            AND ns.nspname NOT LIKE 'pg\_%'
            AND a.attnum > 0 AND NOT a.attisdropped
            AND ty.typcategory = 'S'
+           AND has_schema_privilege(ns.oid, 'USAGE')
            AND has_column_privilege(a.attrelid, a.attnum, 'SELECT')
          ORDER BY k.oid::regclass::text, a.attnum
     LOOP
