@@ -188,6 +188,7 @@ CREATE TABLE rgpd.recontact_tasks (
     done_at    timestamptz
 );
 CREATE INDEX recontact_tasks_open_idx ON rgpd.recontact_tasks (negotiator) WHERE done_at IS NULL;
+CREATE INDEX recontact_tasks_subject_idx ON rgpd.recontact_tasks (subject, subject_id);
 COMMENT ON TABLE rgpd.recontact_tasks IS
     'Recontact tasks created by opt-ins, for the subject''s negotiator';
 
@@ -1158,6 +1159,31 @@ BEGIN
 END
 $$;
 
+-- Drop one of our policies or indexes, if it is there (quietly: DROP ... IF
+-- EXISTS would tell the user about every one that is not).
+CREATE FUNCTION rgpd._drop_policy(tbl regclass, policy_name name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_policy AS p WHERE p.polrelid = tbl AND p.polname = policy_name) THEN
+        EXECUTE format('DROP POLICY %I ON %s', policy_name, tbl);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION rgpd._drop_index(nsp name, index_name name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+                WHERE n.nspname = nsp AND c.relname = index_name AND c.relkind IN ('i', 'I')) THEN
+        EXECUTE format('DROP INDEX %I.%I', nsp, index_name);
+    END IF;
+END
+$$;
+
 -- (Re)create the triggers of a link table from every registration of it.
 CREATE FUNCTION rgpd._sync_link(p_link regclass) RETURNS void
 LANGUAGE plpgsql
@@ -1346,8 +1372,8 @@ BEGIN
         END LOOP;
 
         -- leftovers of an earlier registration undone by DROP EXTENSION ... CASCADE
-        EXECUTE format('DROP POLICY IF EXISTS rgpd_visible ON %s', tbl);
-        EXECUTE format('DROP POLICY IF EXISTS rgpd_restricted_archive ON %s', tbl);
+        PERFORM rgpd._drop_policy(tbl, 'rgpd_visible');
+        PERFORM rgpd._drop_policy(tbl, 'rgpd_restricted_archive');
 
         SELECT c.relrowsecurity AS had, c.relforcerowsecurity AS had_force
           INTO rls FROM pg_class AS c WHERE c.oid = tbl;
@@ -1641,11 +1667,13 @@ BEGIN
     SELECT n.nspname INTO nsp FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
      WHERE c.oid = l.link;
     FOREACH idx IN ARRAY l.added_indexes LOOP
-        EXECUTE format('DROP INDEX IF EXISTS %I.%I', nsp, idx);
+        PERFORM rgpd._drop_index(nsp, idx);
     END LOOP;
     IF l.added_archived_column AND NOT EXISTS (
-            SELECT 1 FROM rgpd.links AS x WHERE x.link = l.link AND x.archive_with_subject) THEN
-        EXECUTE format('ALTER TABLE %s DROP COLUMN IF EXISTS rgpd_archived', l.link);
+            SELECT 1 FROM rgpd.links AS x WHERE x.link = l.link AND x.archive_with_subject)
+       AND EXISTS (SELECT 1 FROM pg_attribute AS a
+                    WHERE a.attrelid = l.link AND a.attname = 'rgpd_archived' AND NOT a.attisdropped) THEN
+        EXECUTE format('ALTER TABLE %s DROP COLUMN rgpd_archived', l.link);
     END IF;
     PERFORM rgpd.recompute(l.subject);
 END
@@ -1686,9 +1714,9 @@ BEGIN
     PERFORM rgpd._drop_trigger(s.subject, 'rgpd_subject_guard');
     PERFORM rgpd._drop_trigger(s.subject, 'rgpd_subject_insert');
     PERFORM rgpd._drop_trigger(s.subject, 'rgpd_subject_update');
-    EXECUTE format('DROP POLICY IF EXISTS rgpd_restricted_archive ON %s', s.subject);
+    PERFORM rgpd._drop_policy(s.subject, 'rgpd_restricted_archive');
     IF s.added_permissive THEN
-        EXECUTE format('DROP POLICY IF EXISTS rgpd_visible ON %s', s.subject);
+        PERFORM rgpd._drop_policy(s.subject, 'rgpd_visible');
     END IF;
     IF NOT s.had_rls THEN
         EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', s.subject);
@@ -1699,7 +1727,7 @@ BEGIN
     SELECT n.nspname INTO nsp FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
      WHERE c.oid = s.subject;
     FOREACH idx IN ARRAY s.added_indexes LOOP
-        EXECUTE format('DROP INDEX IF EXISTS %I.%I', nsp, idx);
+        PERFORM rgpd._drop_index(nsp, idx);
     END LOOP;
     EXECUTE format('ALTER TABLE %s DROP COLUMN last_contact, DROP COLUMN rgpd_status,'
                    ' DROP COLUMN rgpd_contact_floor', s.subject);
@@ -2468,10 +2496,12 @@ $$;
 
 -- What pericles_rgpd itself holds on a subject, for rgpd.export().
 CREATE FUNCTION rgpd._export_extras(p_subject regclass, p_id bigint) RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT jsonb_build_object(
+BEGIN
+    -- PL/pgSQL, not SQL: its plan is kept for the session
+    RETURN jsonb_build_object(
         'optins', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                               'at', o.at, 'origin', o.origin,
                               'recorded_at', o.recorded_at, 'recorded_by', o.recorded_by)
@@ -2504,7 +2534,8 @@ AS $$
                                'at', j.at, 'actor', j.actor, 'action', j.action, 'detail', j.detail)
                            ORDER BY j.id), '[]')
                       FROM rgpd.journal AS j
-                     WHERE j.subject = p_subject AND j.subject_id = p_id))
+                     WHERE j.subject = p_subject AND j.subject_id = p_id));
+END
 $$;
 
 /* ------------------------------------------------------------------ *
@@ -2553,7 +2584,7 @@ GRANT EXECUTE ON FUNCTION
     rgpd._require_owner(regclass), rgpd._require_column(regclass, name, text, regtype[]),
     rgpd._check_erasure(regclass, name, text), rgpd._check_personal(regclass, name[], name[], text),
     rgpd._index_name(regclass, text), rgpd._sync(regclass), rgpd._sync_link(regclass),
-    rgpd._drop_trigger(regclass, name),
+    rgpd._drop_trigger(regclass, name), rgpd._drop_policy(regclass, name), rgpd._drop_index(name, name),
     rgpd._invalidate(regclass), rgpd._normalize_predicate(regclass, text),
     rgpd._column_type(regclass, name), rgpd._day(regclass, name, text, text),
     rgpd._greatest_day(regclass, name[], text, text), rgpd._differs(text, text),

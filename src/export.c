@@ -79,8 +79,9 @@ rgpd_export(PG_FUNCTION_ARGS)
 
 	/* the record */
 	values[0] = Int64GetDatum(id);
-	rgpd_execute(rgpd_generated_sql(relid, "export_record", InvalidOid, NULL),
-				 1, argtypes, values, NULL, sub->owner, false, 0);
+	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->export_record, "export_record",
+										1, argtypes, 0),
+					  values, NULL, sub->owner, false, 0);
 	if (SPI_processed == 1)
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	record = single_jsonb(&isnull);
@@ -91,8 +92,9 @@ rgpd_export(PG_FUNCTION_ARGS)
 						sub->relname, quote_identifier(sub->key_column), id)));
 
 	/* every linked row, by table and by the column that links it */
-	rgpd_execute(rgpd_generated_sql(relid, "export_links", InvalidOid, NULL),
-				 1, argtypes, values, NULL, sub->owner, false, 0);
+	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->export_links, "export_links",
+										1, argtypes, 0),
+					  values, NULL, sub->owner, false, 0);
 	links = single_jsonb(&isnull);
 
 	/* what pericles_rgpd itself holds: opt-ins, consents, journal… */

@@ -111,6 +111,8 @@ typedef struct RgpdSubject
 	SPIPlanPtr	lock_lower;
 	SPIPlanPtr	recompute_ids;
 	SPIPlanPtr	unarchive_fresh;
+	SPIPlanPtr	export_record;
+	SPIPlanPtr	export_links;
 } RgpdSubject;
 
 extern RgpdSubject *rgpd_subject(Oid relid, bool missing_ok);

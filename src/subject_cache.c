@@ -120,9 +120,12 @@ invalidate_entry(SubjectEntry *entry)
 	rgpd_cache_forget_plan_later(sub->lock_lower);
 	rgpd_cache_forget_plan_later(sub->recompute_ids);
 	rgpd_cache_forget_plan_later(sub->unarchive_fresh);
+	rgpd_cache_forget_plan_later(sub->export_record);
+	rgpd_cache_forget_plan_later(sub->export_links);
 	sub->raise_one = sub->lock_one = sub->status_one = NULL;
 	sub->raise_bulk = sub->raise_bulk_locked = sub->lock_lower = NULL;
 	sub->recompute_ids = sub->unarchive_fresh = NULL;
+	sub->export_record = sub->export_links = NULL;
 	if (entry->mcxt)
 	{
 		old = MemoryContextSwitchTo(TopMemoryContext);
