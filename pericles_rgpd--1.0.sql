@@ -1147,39 +1147,29 @@ BEGIN
 END
 $$;
 
--- Drop one of our triggers, if the table has it.
-CREATE FUNCTION rgpd._drop_trigger(tbl regclass, trigger_name name) RETURNS void
+-- Drop one of the triggers, policies or indexes registration put on a
+-- table, if it is there (quietly: DROP ... IF EXISTS would tell the user
+-- about every one that is not).
+CREATE FUNCTION rgpd._drop_own(tbl regclass, kind text, object_name name) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    idx regclass;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_trigger AS t WHERE t.tgrelid = tbl AND t.tgname = trigger_name) THEN
-        EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, tbl);
-    END IF;
-END
-$$;
-
--- Drop one of our policies or indexes, if it is there (quietly: DROP ... IF
--- EXISTS would tell the user about every one that is not).
-CREATE FUNCTION rgpd._drop_policy(tbl regclass, policy_name name) RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_policy AS p WHERE p.polrelid = tbl AND p.polname = policy_name) THEN
-        EXECUTE format('DROP POLICY %I ON %s', policy_name, tbl);
-    END IF;
-END
-$$;
-
-CREATE FUNCTION rgpd._drop_index(nsp name, index_name name) RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-                WHERE n.nspname = nsp AND c.relname = index_name AND c.relkind IN ('i', 'I')) THEN
-        EXECUTE format('DROP INDEX %I.%I', nsp, index_name);
+    IF kind = 'trigger' AND EXISTS (SELECT 1 FROM pg_trigger AS t
+                                     WHERE t.tgrelid = tbl AND t.tgname = object_name) THEN
+        EXECUTE format('DROP TRIGGER %I ON %s', object_name, tbl);
+    ELSIF kind = 'policy' AND EXISTS (SELECT 1 FROM pg_policy AS p
+                                       WHERE p.polrelid = tbl AND p.polname = object_name) THEN
+        EXECUTE format('DROP POLICY %I ON %s', object_name, tbl);
+    ELSIF kind = 'index' THEN
+        SELECT i.indexrelid::regclass INTO idx
+          FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
+         WHERE i.indrelid = tbl AND c.relname = object_name;
+        IF FOUND THEN
+            EXECUTE format('DROP INDEX %s', idx);
+        END IF;
     END IF;
 END
 $$;
@@ -1198,10 +1188,10 @@ DECLARE
     a text[] := '{}';
     args text;
 BEGIN
-    PERFORM rgpd._drop_trigger(p_link, 'rgpd_link_insert');
-    PERFORM rgpd._drop_trigger(p_link, 'rgpd_link_update');
-    PERFORM rgpd._drop_trigger(p_link, 'rgpd_link_delete');
-    PERFORM rgpd._drop_trigger(p_link, 'rgpd_link_truncate');
+    PERFORM rgpd._drop_own(p_link, 'trigger', 'rgpd_link_insert');
+    PERFORM rgpd._drop_own(p_link, 'trigger', 'rgpd_link_update');
+    PERFORM rgpd._drop_own(p_link, 'trigger', 'rgpd_link_delete');
+    PERFORM rgpd._drop_own(p_link, 'trigger', 'rgpd_link_truncate');
 
     -- arguments: subject <name> key <k> tz <zone> column <c>… date <d>…
     --            personal <c> <p>… delete <c>…, for each subject of the link
@@ -1251,9 +1241,9 @@ DECLARE
     args text;
     l regclass;
 BEGIN
-    PERFORM rgpd._drop_trigger(p_subject, 'rgpd_subject_guard');
-    PERFORM rgpd._drop_trigger(p_subject, 'rgpd_subject_insert');
-    PERFORM rgpd._drop_trigger(p_subject, 'rgpd_subject_update');
+    PERFORM rgpd._drop_own(p_subject, 'trigger', 'rgpd_subject_guard');
+    PERFORM rgpd._drop_own(p_subject, 'trigger', 'rgpd_subject_insert');
+    PERFORM rgpd._drop_own(p_subject, 'trigger', 'rgpd_subject_update');
 
     SELECT * INTO s FROM rgpd.subjects AS x WHERE x.subject = p_subject;
     IF FOUND THEN
@@ -1372,8 +1362,8 @@ BEGIN
         END LOOP;
 
         -- leftovers of an earlier registration undone by DROP EXTENSION ... CASCADE
-        PERFORM rgpd._drop_policy(tbl, 'rgpd_visible');
-        PERFORM rgpd._drop_policy(tbl, 'rgpd_restricted_archive');
+        PERFORM rgpd._drop_own(tbl, 'policy', 'rgpd_visible');
+        PERFORM rgpd._drop_own(tbl, 'policy', 'rgpd_restricted_archive');
 
         SELECT c.relrowsecurity AS had, c.relforcerowsecurity AS had_force
           INTO rls FROM pg_class AS c WHERE c.oid = tbl;
@@ -1649,7 +1639,6 @@ AS $$
 DECLARE
     l rgpd.links;
     idx name;
-    nsp name;
 BEGIN
     PERFORM rgpd._require_owner(link);
     PERFORM rgpd._require_owner(subject);
@@ -1664,10 +1653,8 @@ BEGIN
     PERFORM rgpd._sync_link(l.link);
     PERFORM rgpd._sync(l.subject);
 
-    SELECT n.nspname INTO nsp FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-     WHERE c.oid = l.link;
     FOREACH idx IN ARRAY l.added_indexes LOOP
-        PERFORM rgpd._drop_index(nsp, idx);
+        PERFORM rgpd._drop_own(l.link, 'index', idx);
     END LOOP;
     IF l.added_archived_column AND NOT EXISTS (
             SELECT 1 FROM rgpd.links AS x WHERE x.link = l.link AND x.archive_with_subject)
@@ -1690,7 +1677,6 @@ DECLARE
     s rgpd.subjects;
     l regclass;
     idx name;
-    nsp name;
 BEGIN
     PERFORM rgpd._require_owner(subject);
     SELECT * INTO s FROM rgpd.subjects AS x WHERE x.subject = unregister_subject.subject;
@@ -1711,12 +1697,12 @@ BEGIN
         END LOOP;
     END IF;
 
-    PERFORM rgpd._drop_trigger(s.subject, 'rgpd_subject_guard');
-    PERFORM rgpd._drop_trigger(s.subject, 'rgpd_subject_insert');
-    PERFORM rgpd._drop_trigger(s.subject, 'rgpd_subject_update');
-    PERFORM rgpd._drop_policy(s.subject, 'rgpd_restricted_archive');
+    PERFORM rgpd._drop_own(s.subject, 'trigger', 'rgpd_subject_guard');
+    PERFORM rgpd._drop_own(s.subject, 'trigger', 'rgpd_subject_insert');
+    PERFORM rgpd._drop_own(s.subject, 'trigger', 'rgpd_subject_update');
+    PERFORM rgpd._drop_own(s.subject, 'policy', 'rgpd_restricted_archive');
     IF s.added_permissive THEN
-        PERFORM rgpd._drop_policy(s.subject, 'rgpd_visible');
+        PERFORM rgpd._drop_own(s.subject, 'policy', 'rgpd_visible');
     END IF;
     IF NOT s.had_rls THEN
         EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', s.subject);
@@ -1724,10 +1710,8 @@ BEGIN
     IF NOT s.had_force_rls THEN
         EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', s.subject);
     END IF;
-    SELECT n.nspname INTO nsp FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-     WHERE c.oid = s.subject;
     FOREACH idx IN ARRAY s.added_indexes LOOP
-        PERFORM rgpd._drop_index(nsp, idx);
+        PERFORM rgpd._drop_own(s.subject, 'index', idx);
     END LOOP;
     EXECUTE format('ALTER TABLE %s DROP COLUMN last_contact, DROP COLUMN rgpd_status,'
                    ' DROP COLUMN rgpd_contact_floor', s.subject);
@@ -2584,7 +2568,7 @@ GRANT EXECUTE ON FUNCTION
     rgpd._require_owner(regclass), rgpd._require_column(regclass, name, text, regtype[]),
     rgpd._check_erasure(regclass, name, text), rgpd._check_personal(regclass, name[], name[], text),
     rgpd._index_name(regclass, text), rgpd._sync(regclass), rgpd._sync_link(regclass),
-    rgpd._drop_trigger(regclass, name), rgpd._drop_policy(regclass, name), rgpd._drop_index(name, name),
+    rgpd._drop_own(regclass, text, name),
     rgpd._invalidate(regclass), rgpd._normalize_predicate(regclass, text),
     rgpd._column_type(regclass, name), rgpd._day(regclass, name, text, text),
     rgpd._greatest_day(regclass, name[], text, text), rgpd._differs(text, text),

@@ -80,3 +80,5 @@ rows=$(bsql -c "SELECT jsonb_array_length(rgpd.export('anon.clients', -1) -> 'li
 echo "(b) rgpd.export of one subject with $rows linked rows (2000 exports of 20 such subjects, each its own transaction):"
 printf '  hand-written jsonb query of the same rows: %s\n' "$(latencies export_bare)"
 printf '  rgpd.export (also stores the export and journals it): %s\n' "$(latencies export)"
+# the next sections start from a database where only their tables are registered
+bsql -c "DROP SCHEMA anon CASCADE" >/dev/null

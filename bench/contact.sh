@@ -161,3 +161,5 @@ if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; t
 	as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w start >/dev/null
 fi
 bsql -c "SELECT count(*) FROM rgpd.verify('bench.clients')" | sed 's/^/  rows rgpd.verify() reports after the runs: /'
+# the next sections start from a database where only their tables are registered
+bsql -c "DROP SCHEMA bench CASCADE" >/dev/null

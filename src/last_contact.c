@@ -38,7 +38,6 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
-#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -624,12 +623,8 @@ parse_subject_args(TriggerInfo *info, Trigger *trigger, Relation rel)
 	info->floor = column_attnum(rel, "rgpd_contact_floor", trigger);
 	info->status = column_attnum(rel, "rgpd_status", trigger);
 	statustype = TupleDescAttr(RelationGetDescr(rel), info->status - 1)->atttypid;
-	info->status_active = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
-										  ObjectIdGetDatum(statustype),
-										  CStringGetDatum(RGPD_ACTIVE));
-	info->status_anonymised = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
-											  ObjectIdGetDatum(statustype),
-											  CStringGetDatum(RGPD_ANONYMISED));
+	info->status_active = rgpd_status_label(statustype, RGPD_ACTIVE);
+	info->status_anonymised = rgpd_status_label(statustype, RGPD_ANONYMISED);
 	if (!OidIsValid(info->status_active) || !OidIsValid(info->status_anonymised))
 		bad_args(trigger, rel);
 }

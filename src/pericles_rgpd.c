@@ -16,6 +16,7 @@
 #include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -392,6 +393,14 @@ char *
 rgpd_current_user_name(void)
 {
 	return GetUserNameFromId(GetUserId(), false);
+}
+
+/* The pg_enum OID of a label of rgpd.status (InvalidOid if it has none). */
+Oid
+rgpd_status_label(Oid statustype, const char *label)
+{
+	return GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+						   ObjectIdGetDatum(statustype), CStringGetDatum(label));
 }
 
 /* Qualified, quoted name of a table, for messages. */

@@ -68,6 +68,7 @@ extern bool rgpd_is_manager(void);
 extern void rgpd_require_manager(const char *action);
 extern char *rgpd_current_user_name(void);
 extern char *rgpd_relname(Oid relid);
+extern Oid	rgpd_status_label(Oid statustype, const char *label);
 
 /* Fetch a generated statement from rgpd._sql(subject, what, link, col). */
 extern char *rgpd_generated_sql(Oid subject, const char *what, Oid link,

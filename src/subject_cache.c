@@ -18,7 +18,6 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_am.h"
-#include "catalog/pg_enum.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
@@ -268,12 +267,8 @@ find_key_index(RgpdSubject *sub)
 	}
 	sub->key_type = TupleDescAttr(desc, sub->key_attno - 1)->atttypid;
 	statustype = TupleDescAttr(desc, sub->status_attno - 1)->atttypid;
-	sub->status_anonymised = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
-											 ObjectIdGetDatum(statustype),
-											 CStringGetDatum(RGPD_ANONYMISED));
-	sub->status_archived = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
-										   ObjectIdGetDatum(statustype),
-										   CStringGetDatum(RGPD_ARCHIVED));
+	sub->status_anonymised = rgpd_status_label(statustype, RGPD_ANONYMISED);
+	sub->status_archived = rgpd_status_label(statustype, RGPD_ARCHIVED);
 
 	sub->floor_attno = get_attnum(sub->relid, "rgpd_contact_floor");
 	sub->direct_write = direct_write_is_safe(sub, rel);

@@ -51,41 +51,33 @@ count() {
 	failed=$((failed + expected - ok))
 }
 
-# ---- pg_regress ----
-regress_tests=$(cd sql && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
-if [ -n "$regress_tests" ]; then
-	echo "== pg_regress"
-	as_pg "$PGXS_SRC/test/regress/pg_regress" --bindir="$PGBIN" \
+# suite TITLE PROGRAM DBNAME INPUTDIR OUTPUTDIR TESTS...: run one of
+# PostgreSQL's test drivers (pg_regress, pg_isolation_regress), count it,
+# and show the differences of what failed
+suite() {
+	local title=$1 program=$2 dbname=$3 inputdir=$4 outputdir=$5 status
+	shift 5
+	[ $# -gt 0 ] || return 0
+	echo "== $title"
+	as_pg "$PGXS_SRC/test/$program" --bindir="$PGBIN" \
 		--host="$PGHOST" --port="$PGPORT" --user=postgres \
-		--dbname=rgpd_regress --use-existing \
-		--inputdir="$work" --outputdir="$work/regress" \
-		$regress_tests >"$work/regress.log" 2>&1
+		--dbname="$dbname" --use-existing \
+		--inputdir="$inputdir" --outputdir="$outputdir" \
+		"$@" >"$outputdir.log" 2>&1
 	status=$?
-	grep -E '\.\.\. ' "$work/regress.log"
-	count "$work/regress.log" "$(echo $regress_tests | wc -w)"
+	grep -E '\.\.\. ' "$outputdir.log"
+	count "$outputdir.log" "$#"
 	if [ $status -ne 0 ]; then
-		[ -f "$work/regress/regression.diffs" ] && cat "$work/regress/regression.diffs" >&2
-		grep -vE '\.\.\. ok' "$work/regress.log" >&2
+		[ -f "$outputdir/regression.diffs" ] && cat "$outputdir/regression.diffs" >&2
+		grep -vE '\.\.\. ok' "$outputdir.log" >&2
 	fi
-fi
+}
 
-# ---- isolation ----
-isolation_tests=$(cd test/specs && ls *.spec 2>/dev/null | sed 's/\.spec$//' | sort)
-if [ -n "$isolation_tests" ]; then
-	echo "== isolation"
-	as_pg "$PGXS_SRC/test/isolation/pg_isolation_regress" --bindir="$PGBIN" \
-		--host="$PGHOST" --port="$PGPORT" --user=postgres \
-		--dbname=rgpd_isolation --use-existing \
-		--inputdir="$work/test" --outputdir="$work/isolation" \
-		$isolation_tests >"$work/isolation.log" 2>&1
-	status=$?
-	grep -E '\.\.\. ' "$work/isolation.log"
-	count "$work/isolation.log" "$(echo $isolation_tests | wc -w)"
-	if [ $status -ne 0 ]; then
-		[ -f "$work/isolation/regression.diffs" ] && cat "$work/isolation/regression.diffs" >&2
-		grep -vE '\.\.\. ok' "$work/isolation.log" >&2
-	fi
-fi
+# ---- pg_regress, isolation ----
+suite pg_regress regress/pg_regress rgpd_regress "$work" "$work/regress" \
+	$(cd sql && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+suite isolation isolation/pg_isolation_regress rgpd_isolation "$work/test" "$work/isolation" \
+	$(cd test/specs && ls *.spec 2>/dev/null | sed 's/\.spec$//' | sort)
 
 # ---- pgTAP ----
 tap_files=$(ls "$work"/test/pgtap/*.sql 2>/dev/null | sort)
