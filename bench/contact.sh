@@ -120,10 +120,26 @@ printf '  no trigger %s ms, C trigger %s ms (medians of 2): %sx\n' "$(median $b_
 
 # instructions per statement, under callgrind: the server in single-user
 # mode reads one INSERT per line, each its own transaction (parsed,
-# planned, executed, committed), as an application sends them
+# planned, executed, committed), as an application sends them.  Debian's
+# server binary has no symbols for its static functions, so everything is
+# counted, and a run without the stream (start-up, the ALTER TABLEs, shut
+# down) is subtracted.
 if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
 	echo "(a, c) instructions per single-row INSERT (callgrind, 4000 statements, each its own transaction)"
 	as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null
+	# instructions INPUT VARIANT: the whole single-user session on INPUT
+	instructions() {
+		local out="$CLUSTER_DIR/callgrind.out"
+		rm -f "$out"
+		chmod 644 "$1"
+		as_pg valgrind --tool=callgrind --callgrind-out-file="$out" \
+			"$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" \
+			-c shared_preload_libraries= bench <"$1" >/dev/null 2>&1
+		# back to the state before the stream, outside valgrind
+		echo "ALTER TABLE bench.offers DISABLE TRIGGER USER; DELETE FROM bench.offers WHERE created < '2016-01-01' OR created >= '2050-01-01'; ALTER TABLE bench.clients ENABLE TRIGGER rgpd_subject_guard; SELECT rgpd.recompute('bench.clients');" |
+			as_pg "$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" -c shared_preload_libraries= bench >/dev/null 2>&1
+		callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+	}
 	declare -A ir
 	for stream in newer older; do
 		awk -v n=4000 -v c="$CLIENTS" -v s="$stream" 'BEGIN {
@@ -135,22 +151,17 @@ if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; t
 				printf "INSERT INTO bench.offers (client1_id, created) VALUES (%d, %s);\n", 1 + x % c, d;
 			} }' >"$CLUSTER_DIR/$stream.stream"
 		for v in none c plpgsql; do
-			out="$CLUSTER_DIR/callgrind.$v.$stream"
+			# the variant, and one statement that loads the libraries and
+			# fills the caches in both runs
 			{
 				variant_sql "$v" | tr -d '\n\t'
 				echo
-				cat "$CLUSTER_DIR/$stream.stream"
-			} >"$CLUSTER_DIR/stream.in"
-			chmod 644 "$CLUSTER_DIR/stream.in"
-			as_pg valgrind --tool=callgrind --callgrind-out-file="$out" \
-				--toggle-collect=exec_simple_query --collect-atstart=no \
-				"$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" \
-				-c shared_preload_libraries= bench <"$CLUSTER_DIR/stream.in" >/dev/null 2>&1
-			# back to the state before the stream, outside valgrind
-			echo "ALTER TABLE bench.offers DISABLE TRIGGER USER; DELETE FROM bench.offers WHERE created < '2016-01-01' OR created >= '2050-01-01'; ALTER TABLE bench.clients ENABLE TRIGGER rgpd_subject_guard; SELECT rgpd.recompute('bench.clients');" |
-				as_pg "$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" -c shared_preload_libraries= bench >/dev/null 2>&1
-			# the statements around the stream are a few, against 4000: counted in
-			ir[$v.$stream]=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 / 4000 }')
+				echo "INSERT INTO bench.offers (client1_id, created) VALUES (1, date '2005-01-01');"
+			} >"$CLUSTER_DIR/base.in"
+			cat "$CLUSTER_DIR/base.in" "$CLUSTER_DIR/$stream.stream" >"$CLUSTER_DIR/stream.in"
+			with=$(instructions "$CLUSTER_DIR/stream.in")
+			without=$(instructions "$CLUSTER_DIR/base.in")
+			ir[$v.$stream]=$(awk -v a="$with" -v b="$without" 'BEGIN { printf "%.0f", (a - b) / 4000 }')
 		done
 		printf '  %s: no trigger %.0f, C %.0f (%sx), PL/pgSQL %.0f (%sx); C adds %.2f of what PL/pgSQL adds\n' \
 			"$([ $stream = newer ] && echo "newer date   " || echo "no newer date")" \

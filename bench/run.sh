@@ -32,7 +32,7 @@ cp -r bench "$CLUSTER_DIR/bench"
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$CLUSTER_DIR/bench"
 B=$CLUSTER_DIR/bench
 
-bsql() { pg_sql -d bench -At "$@"; }
+bsql() { pg_sql -d bench -At -c "SET client_min_messages = warning" "$@"; }
 
 # ms SQL...: milliseconds taken by the statements (psql \timing, summed)
 ms() {
