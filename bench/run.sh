@@ -40,6 +40,13 @@ ms() {
 		awk '/^Time: / { t += $2 } END { printf "%.1f", t }'
 }
 
+# twice SQL: "FIRST SECOND" ms: the statement in a new session (libraries,
+# caches and plans to load), then again in the same session, as an
+# application's pooled connection runs it
+twice() {
+	pg_sql -d bench -At -c '\timing on' -c "$1" -c "$1" | awk '/^Time: / { printf "%s ", $2 }'
+}
+
 # median of its arguments
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
