@@ -978,6 +978,27 @@ BEGIN
 END
 $$;
 
+-- The registration of a subject table, or an error naming the table (with
+-- the hint given, if any).
+CREATE FUNCTION rgpd._subject(tbl regclass, hint text DEFAULT 'Register it with rgpd.register_subject().')
+RETURNS rgpd.subjects
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s rgpd.subjects;
+BEGIN
+    SELECT * INTO s FROM rgpd.subjects AS x WHERE x.subject = tbl;
+    IF NOT FOUND AND hint IS NULL THEN
+        RAISE EXCEPTION 'table % is not registered as a subject', tbl USING ERRCODE = 'undefined_object';
+    ELSIF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not registered as a subject', tbl
+            USING ERRCODE = 'undefined_object', HINT = hint;
+    END IF;
+    RETURN s;
+END
+$$;
+
 -- A column that must exist, optionally of one of some types.
 CREATE FUNCTION rgpd._require_column(tbl regclass, col name, role text,
                                      types regtype[] DEFAULT NULL) RETURNS regtype
@@ -1470,12 +1491,7 @@ DECLARE
 BEGIN
     PERFORM rgpd._require_owner(p_link);
     PERFORM rgpd._require_owner(p_subject);
-    SELECT * INTO s FROM rgpd.subjects AS x WHERE x.subject = p_subject;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not registered as a subject', p_subject
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Register the subject first, with rgpd.register_subject().';
-    END IF;
+    s := rgpd._subject(p_subject, 'Register the subject first, with rgpd.register_subject().');
     IF p_link = p_subject OR EXISTS (SELECT 1 FROM rgpd.subjects AS x WHERE x.subject = p_link) THEN
         RAISE EXCEPTION 'table % is a subject table; it cannot also be a link', p_link
             USING ERRCODE = 'invalid_parameter_value';
@@ -1679,11 +1695,7 @@ DECLARE
     idx name;
 BEGIN
     PERFORM rgpd._require_owner(subject);
-    SELECT * INTO s FROM rgpd.subjects AS x WHERE x.subject = unregister_subject.subject;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not registered as a subject', subject
-            USING ERRCODE = 'undefined_object';
-    END IF;
+    s := rgpd._subject(subject, NULL);
     IF EXISTS (SELECT 1 FROM rgpd.links AS x WHERE x.subject = s.subject) THEN
         IF NOT coalesce(cascade, false) THEN
             RAISE EXCEPTION 'table % still has registered links', subject
@@ -1809,10 +1821,7 @@ DECLARE
     predicate text;
 BEGIN
     PERFORM rgpd._require_owner(subject);
-    IF NOT EXISTS (SELECT 1 FROM rgpd.subjects AS x WHERE x.subject = set_policy.subject) THEN
-        RAISE EXCEPTION 'table % is not registered as a subject', subject
-            USING ERRCODE = 'undefined_object', HINT = 'Register it with rgpd.register_subject().';
-    END IF;
+    PERFORM rgpd._subject(subject);
     IF name IS NULL OR archive_after IS NULL OR anonymise_after IS NULL THEN
         RAISE EXCEPTION 'policy name and periods must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -2083,11 +2092,7 @@ DECLARE
     s rgpd.subjects;
     vals text[];
 BEGIN
-    SELECT * INTO s FROM rgpd.subjects AS x WHERE x.subject = scan.subject;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not registered as a subject', subject
-            USING ERRCODE = 'undefined_object', HINT = 'Register it with rgpd.register_subject().';
-    END IF;
+    s := rgpd._subject(subject);
     IF cardinality(s.personal_columns) = 0 THEN
         RETURN;
     END IF;
@@ -2565,7 +2570,7 @@ GRANT EXECUTE ON FUNCTION
     rgpd.verify(regclass)
     TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
-    rgpd._require_owner(regclass), rgpd._require_column(regclass, name, text, regtype[]),
+    rgpd._require_owner(regclass), rgpd._subject(regclass, text), rgpd._require_column(regclass, name, text, regtype[]),
     rgpd._check_erasure(regclass, name, text), rgpd._check_personal(regclass, name[], name[], text),
     rgpd._index_name(regclass, text), rgpd._sync(regclass), rgpd._sync_link(regclass),
     rgpd._drop_own(regclass, text, name),

@@ -161,8 +161,6 @@ without_export(RgpdSubject *sub, int64 *ids, int n, int *nmissing)
 {
 	Oid			argtypes[3] = {REGCLASSOID, INT8ARRAYOID, TEXTOID};
 	Datum		values[3];
-	int64	   *missing = palloc(sizeof(int64) * Max(n, 1));
-	uint64		i;
 
 	values[0] = ObjectIdGetDatum(sub->relid);
 	values[1] = PointerGetDatum(rgpd_int8_array(ids, n));
@@ -175,16 +173,7 @@ without_export(RgpdSubject *sub, int64 *ids, int n, int *nmissing)
 				 "         OPERATOR(pg_catalog.-) $3::pg_catalog.interval))"
 				 " ORDER BY 1",
 				 3, argtypes, values, NULL, rgpd_extension_owner(), false, 0);
-	*nmissing = (int) SPI_processed;
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		missing[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_freetuptable(SPI_tuptable);
-	return missing;
+	return rgpd_spi_int64_column(nmissing);
 }
 
 int
@@ -238,8 +227,8 @@ rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
 {
 	RgpdSubject *sub = rgpd_subject(relid, false);
 	RgpdLocked *locked;
-	int64	   *todo = palloc(sizeof(int64) * Max(n, 1));
-	int			ntodo = 0;
+	int64	   *targets = palloc(sizeof(int64) * Max(n, 1));
+	int			ntargets = 0;
 	EraseCounts counts;
 	Jsonb	  **details;
 	int			i;
@@ -259,13 +248,13 @@ rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
 					(errmsg("row " INT64_FORMAT " of table %s is already anonymised; nothing to do",
 							locked->ids[i], sub->relname)));
 		else
-			todo[ntodo++] = locked->ids[i];
+			targets[ntargets++] = locked->ids[i];
 	}
 
-	if (rgpd_require_export && !force && ntodo > 0)
+	if (rgpd_require_export && !force && ntargets > 0)
 	{
 		int			nmissing;
-		int64	   *missing = without_export(sub, todo, ntodo, &nmissing);
+		int64	   *missing = without_export(sub, targets, ntargets, &nmissing);
 
 		if (nmissing > 0 && !sweep)
 			ereport(ERROR,
@@ -284,18 +273,18 @@ rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
 					(errmsg("%d row(s) of table %s skipped: no export within %s (%s)",
 							nmissing, sub->relname, rgpd_export_ttl,
 							rgpd_format_ids(missing, nmissing))));
-			for (i = 0; i < ntodo; i++)
+			for (i = 0; i < ntargets; i++)
 			{
-				while (k < nmissing && missing[k] < todo[i])
+				while (k < nmissing && missing[k] < targets[i])
 					k++;
-				if (k < nmissing && missing[k] == todo[i])
+				if (k < nmissing && missing[k] == targets[i])
 					continue;
-				todo[j++] = todo[i];
+				targets[j++] = targets[i];
 			}
-			ntodo = j;
+			ntargets = j;
 		}
 	}
-	if (ntodo == 0)
+	if (ntargets == 0)
 	{
 		rgpd_unpin_search_path(nest);
 		return 0;
@@ -310,9 +299,9 @@ rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
 	 * also pointed at another subject recomputes that other subject only.
 	 */
 	erase_table(rgpd_generated_sql(relid, "erase_subject", InvalidOid, NULL),
-				sub->owner, sub->relname, todo, ntodo, &counts);
-	erase_links(sub, InvalidOid, todo, ntodo, &counts);
-	rgpd_mark_links(sub, todo, ntodo, true);
+				sub->owner, sub->relname, targets, ntargets, &counts);
+	erase_links(sub, InvalidOid, targets, ntargets, &counts);
+	rgpd_mark_links(sub, targets, ntargets, true);
 
 	/* stored exports hold personal data: they go too */
 	{
@@ -320,19 +309,19 @@ rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
 		Datum		values[2];
 
 		values[0] = ObjectIdGetDatum(relid);
-		values[1] = PointerGetDatum(rgpd_int8_array(todo, ntodo));
+		values[1] = PointerGetDatum(rgpd_int8_array(targets, ntargets));
 		rgpd_execute("DELETE FROM rgpd.exports AS e WHERE e.subject OPERATOR(pg_catalog.=) $1"
 					 " AND e.subject_id OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.int8[])",
 					 2, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
 	}
 
-	details = palloc(sizeof(Jsonb *) * ntodo);
-	for (i = 0; i < ntodo; i++)
+	details = palloc(sizeof(Jsonb *) * ntargets);
+	for (i = 0; i < ntargets; i++)
 		details[i] = erase_detail(&counts, i, reason);
-	rgpd_journal(action, relid, todo, ntodo, details, NULL);
+	rgpd_journal(action, relid, targets, ntargets, details, NULL);
 
 	rgpd_unpin_search_path(nest);
-	return ntodo;
+	return ntargets;
 }
 
 /*

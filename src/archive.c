@@ -268,21 +268,11 @@ change_status(RgpdSubject *sub, const char *what, int64 *ids, int n, int *nchang
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1];
 	int64	   *changed;
-	uint64		i;
 	char	   *sql = rgpd_generated_sql(sub->relid, what, InvalidOid, NULL);
 
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
 	rgpd_execute(sql, 1, argtypes, values, NULL, sub->owner, true, 0);
-	changed = palloc(sizeof(int64) * Max(SPI_processed, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		changed[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	*nchanged = (int) SPI_processed;
-	SPI_freetuptable(SPI_tuptable);
+	changed = rgpd_spi_int64_column(nchanged);
 	*nchanged = rgpd_sort_unique_int64(changed, *nchanged);
 	return changed;
 }
@@ -314,23 +304,13 @@ rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n, const char *reason)
 	Datum		values[1];
 	int64	   *changed;
 	int			nchanged;
-	uint64		i;
 	int			nest = rgpd_pin_search_path();
 
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
 	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->unarchive_fresh, "unarchive_fresh",
 										1, argtypes, 0),
 					  values, NULL, sub->owner, true, 0);
-	changed = palloc(sizeof(int64) * Max(SPI_processed, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		changed[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	nchanged = (int) SPI_processed;
-	SPI_freetuptable(SPI_tuptable);
+	changed = rgpd_spi_int64_column(&nchanged);
 	if (nchanged > 0)
 	{
 		nchanged = rgpd_sort_unique_int64(changed, nchanged);
@@ -357,8 +337,8 @@ rgpd_archive(PG_FUNCTION_ARGS)
 	bool		manager = rgpd_is_manager();
 	RgpdSubject *sub;
 	RgpdLocked *locked;
-	int64	   *todo = palloc(sizeof(int64) * Max(n, 1));
-	int			ntodo = 0;
+	int64	   *targets = palloc(sizeof(int64) * Max(n, 1));
+	int			ntargets = 0;
 	int64	   *changed = NULL;
 	int			nchanged = 0;
 	int			i;
@@ -388,10 +368,10 @@ rgpd_archive(PG_FUNCTION_ARGS)
 					(errmsg("row " INT64_FORMAT " of table %s is already archived",
 							locked->ids[i], sub->relname)));
 		else
-			todo[ntodo++] = locked->ids[i];
+			targets[ntargets++] = locked->ids[i];
 	}
-	if (ntodo > 0)
-		changed = change_status(sub, "archive", todo, ntodo, &nchanged);
+	if (ntargets > 0)
+		changed = change_status(sub, "archive", targets, ntargets, &nchanged);
 	rgpd_mark_links(sub, changed, nchanged, true);
 	rgpd_journal("archive", relid, changed, nchanged, NULL, rgpd_reason_detail("manual"));
 	rgpd_unpin_search_path(nest);
@@ -411,8 +391,8 @@ rgpd_unarchive(PG_FUNCTION_ARGS)
 	int64	   *ids = rgpd_ids_arg(fcinfo, 1, &n);
 	RgpdSubject *sub;
 	RgpdLocked *locked;
-	int64	   *todo = palloc(sizeof(int64) * Max(n, 1));
-	int			ntodo = 0;
+	int64	   *targets = palloc(sizeof(int64) * Max(n, 1));
+	int			ntargets = 0;
 	int			i;
 	int			nest;
 
@@ -435,13 +415,13 @@ rgpd_unarchive(PG_FUNCTION_ARGS)
 					(errmsg("row " INT64_FORMAT " of table %s is not archived",
 							locked->ids[i], sub->relname)));
 		else
-			todo[ntodo++] = locked->ids[i];
+			targets[ntargets++] = locked->ids[i];
 	}
-	if (ntodo > 0)
-		rgpd_unarchive_ids(sub, todo, ntodo, "manual");
+	if (ntargets > 0)
+		rgpd_unarchive_ids(sub, targets, ntargets, "manual");
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
-	PG_RETURN_INT64(ntodo);
+	PG_RETURN_INT64(ntargets);
 }
 
 /* ---- rgpd.optin() ---- */

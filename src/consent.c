@@ -47,6 +47,28 @@ typedef struct Campaign
 } Campaign;
 
 /*
+ * Append the rows SPI returned to the result of a set-returning function
+ * (same columns, same order), and free them.
+ */
+static void
+put_rows(ReturnSetInfo *rsinfo)
+{
+	int			natts = rsinfo->setDesc->natts;
+	Datum	   *out = palloc(sizeof(Datum) * natts);
+	bool	   *nulls = palloc(sizeof(bool) * natts);
+	uint64		i;
+	int			c;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		for (c = 0; c < natts; c++)
+			out[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
  * The subject row an action is about: checks the caller's right
  * (UPDATE to write, SELECT to read, or the manager right), and that the
  * row exists for the caller.  Returns its status.
@@ -222,7 +244,6 @@ rgpd_consent_history(PG_FUNCTION_ARGS)
 	RgpdSubject *sub;
 	Oid			argtypes[2] = {REGCLASSOID, INT8OID};
 	Datum		values[2];
-	uint64		i;
 	int			nest;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -240,16 +261,7 @@ rgpd_consent_history(PG_FUNCTION_ARGS)
 				 " WHERE e.subject OPERATOR(pg_catalog.=) $1 AND e.subject_id OPERATOR(pg_catalog.=) $2"
 				 " ORDER BY e.at, e.id",
 				 2, argtypes, values, NULL, rgpd_extension_owner(), false, 0);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		Datum		out[7];
-		bool		nulls[7];
-		int			c;
-
-		for (c = 0; c < 7; c++)
-			out[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
-	}
+	put_rows(rsinfo);
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
 	return (Datum) 0;
@@ -431,7 +443,6 @@ rgpd_recipients(PG_FUNCTION_ARGS)
 	Campaign   *c;
 	Oid		   *subjects;
 	int			nsubjects;
-	uint64		i;
 	int			s;
 	int			nest;
 
@@ -453,19 +464,7 @@ rgpd_recipients(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 
-	if (SPI_execute("SELECT s.subject::pg_catalog.oid FROM rgpd.subjects AS s"
-					" ORDER BY s.subject::pg_catalog.text", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "pericles_rgpd: could not read rgpd.subjects");
-	nsubjects = (int) SPI_processed;
-	subjects = palloc(sizeof(Oid) * Max(nsubjects, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		subjects[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-													 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_freetuptable(SPI_tuptable);
+	subjects = rgpd_registered_subjects(&nsubjects);
 
 	for (s = 0; s < nsubjects; s++)
 	{
@@ -491,17 +490,7 @@ rgpd_recipients(PG_FUNCTION_ARGS)
 					 errhint("It needs SELECT on the table, or membership in %s.", RGPD_MANAGER)));
 
 		rgpd_execute(sql, 1, &argtypes[1], &values[1], NULL, sub->owner, false, 0);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			Datum		out[3];
-			bool		nulls[3];
-			int			k;
-
-			for (k = 0; k < 3; k++)
-				out[k] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, k + 1, &nulls[k]);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
-		}
-		SPI_freetuptable(SPI_tuptable);
+		put_rows(rsinfo);
 	}
 	rgpd_unpin_search_path(nest);
 	SPI_finish();

@@ -1216,8 +1216,8 @@ rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *c, int n)
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1];
 	int64	   *ids;
-	int64	   *todo;
-	int			ntodo = 0;
+	int64	   *targets;
+	int			ntargets = 0;
 	int			k;
 	uint64		i;
 
@@ -1232,7 +1232,7 @@ rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *c, int n)
 										argtypes, CURSOR_OPT_GENERIC_PLAN),
 					  values, NULL, sub->owner, true, 0);
 
-	todo = palloc(sizeof(int64) * Max(SPI_processed, 1));
+	targets = palloc(sizeof(int64) * Max(SPI_processed, 1));
 	k = 0;
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -1248,11 +1248,11 @@ rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *c, int n)
 			k++;
 		if (k < n && c[k].id == id &&
 			(lcnull || DatumGetDateADT(lc) <= c[k].date))
-			todo[ntodo++] = id;
+			targets[ntargets++] = id;
 	}
 	SPI_freetuptable(SPI_tuptable);
-	if (ntodo > 0)
-		rgpd_recompute_ids(sub, todo, ntodo);
+	if (ntargets > 0)
+		rgpd_recompute_ids(sub, targets, ntargets);
 }
 
 /* Recompute some subjects from all their contacts; returns rows changed. */

@@ -194,12 +194,13 @@ rgpd_internal_write(void)
 }
 
 /*
- * Switch to `role` the way ri_triggers.c does, run, and switch back, also
- * on error.  `internal` marks the statement as the extension's own write.
+ * Switch to `role` the way ri_triggers.c does, run a saved plan or a
+ * statement, and switch back, also on error.  `internal` marks the
+ * statement as the extension's own write.
  */
-int
-rgpd_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
-				  Oid role, bool internal, long tcount)
+static int
+execute_as(SPIPlanPtr plan, const char *sql, int nargs, Oid *argtypes,
+		   Datum *values, const char *nulls, Oid role, bool internal, long tcount)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -214,7 +215,11 @@ rgpd_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 		internal_depth++;
 	PG_TRY();
 	{
-		ret = SPI_execute_plan(plan, values, nulls, false, tcount);
+		if (plan)
+			ret = SPI_execute_plan(plan, values, nulls, false, tcount);
+		else
+			ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
+										false, tcount);
 	}
 	PG_FINALLY();
 	{
@@ -224,42 +229,24 @@ rgpd_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 	PG_END_TRY();
 
 	if (ret < 0)
-		elog(ERROR, "pericles_rgpd: SPI_execute_plan failed: %s",
+		elog(ERROR, "pericles_rgpd: %s failed: %s",
+			 plan ? "SPI_execute_plan" : "SPI_execute_with_args",
 			 SPI_result_code_string(ret));
 	return ret;
+}
+
+int
+rgpd_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
+				  Oid role, bool internal, long tcount)
+{
+	return execute_as(plan, NULL, 0, NULL, values, nulls, role, internal, tcount);
 }
 
 int
 rgpd_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			 const char *nulls, Oid role, bool internal, long tcount)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_depth = internal_depth;
-	volatile int ret = 0;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(OidIsValid(role) ? role : save_userid,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_NOFORCE_RLS);
-	if (internal)
-		internal_depth++;
-	PG_TRY();
-	{
-		ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
-									false, tcount);
-	}
-	PG_FINALLY();
-	{
-		internal_depth = save_depth;
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-	}
-	PG_END_TRY();
-
-	if (ret < 0)
-		elog(ERROR, "pericles_rgpd: SPI_execute_with_args failed: %s",
-			 SPI_result_code_string(ret));
-	return ret;
+	return execute_as(NULL, sql, nargs, argtypes, values, nulls, role, internal, tcount);
 }
 
 /*
@@ -465,6 +452,28 @@ rgpd_int8_array(int64 *values, int n)
 		elems[i] = Int64GetDatum(values[i]);
 	return construct_array(elems, n, INT8OID, sizeof(int64),
 						   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * The first column (bigint) of the rows SPI returned, as an array; the
+ * tuple table is freed.
+ */
+int64 *
+rgpd_spi_int64_column(int *n)
+{
+	int64	   *values = palloc(sizeof(int64) * Max(SPI_processed, 1));
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		values[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+												SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	*n = (int) SPI_processed;
+	SPI_freetuptable(SPI_tuptable);
+	return values;
 }
 
 int64 *

@@ -76,6 +76,7 @@ extern char *rgpd_generated_sql(Oid subject, const char *what, Oid link,
 
 /* Arrays of bigint keys. */
 extern ArrayType *rgpd_int8_array(int64 *values, int n);
+extern int64 *rgpd_spi_int64_column(int *n);
 extern int64 *rgpd_array_to_int64(ArrayType *arr, int *n);
 extern int	rgpd_sort_unique_int64(int64 *values, int n);
 extern const char *rgpd_format_ids(int64 *ids, int n);
@@ -117,6 +118,7 @@ typedef struct RgpdSubject
 } RgpdSubject;
 
 extern RgpdSubject *rgpd_subject(Oid relid, bool missing_ok);
+extern Oid *rgpd_registered_subjects(int *n);
 extern SPIPlanPtr rgpd_subject_plan(RgpdSubject *sub, SPIPlanPtr *slot,
 									const char *what, int nargs, Oid *argtypes,
 									int cursor_options);

@@ -40,21 +40,11 @@ due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n)
 	char	   *due = rgpd_generated_sql(sub->relid, psprintf("due_%s", action),
 										 InvalidOid, NULL);
 	int64	   *ids;
-	uint64		i;
 
 	values[0] = DateADTGetDatum(as_of);
 	rgpd_execute(psprintf("SELECT q.id FROM (%s) AS q WHERE NOT q.excluded ORDER BY q.id", due),
 				 1, argtypes, values, NULL, sub->owner, false, 0);
-	ids = palloc(sizeof(int64) * Max(SPI_processed, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	*n = (int) SPI_processed;
-	SPI_freetuptable(SPI_tuptable);
+	ids = rgpd_spi_int64_column(n);
 	return ids;
 }
 
@@ -66,7 +56,6 @@ archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
 	Datum		values[2];
 	int64	   *done;
 	int			ndone;
-	uint64		i;
 	StringInfoData detail;
 
 	if (n == 0)
@@ -75,16 +64,7 @@ archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
 	values[1] = DateADTGetDatum(as_of);
 	rgpd_execute(rgpd_generated_sql(sub->relid, "sweep_archive", InvalidOid, NULL),
 				 2, argtypes, values, NULL, sub->owner, true, 0);
-	done = palloc(sizeof(int64) * Max(SPI_processed, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		done[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	ndone = (int) SPI_processed;
-	SPI_freetuptable(SPI_tuptable);
+	done = rgpd_spi_int64_column(&ndone);
 	ndone = rgpd_sort_unique_int64(done, ndone);
 
 	rgpd_mark_links(sub, done, ndone, true);
@@ -175,19 +155,7 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 
 	if (OidIsValid(only))
 		(void) rgpd_subject(only, false);	/* registered, or an error */
-	if (SPI_execute("SELECT s.subject::pg_catalog.oid FROM rgpd.subjects AS s"
-					" ORDER BY s.subject::pg_catalog.text", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "pericles_rgpd: could not read rgpd.subjects");
-	nsubjects = (int) SPI_processed;
-	subjects = palloc(sizeof(Oid) * Max(nsubjects, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		subjects[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-													 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_freetuptable(SPI_tuptable);
+	subjects = rgpd_registered_subjects(&nsubjects);
 
 	for (i = 0; i < (uint64) nsubjects; i++)
 	{
