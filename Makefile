@@ -10,7 +10,11 @@
 EXTENSION   = pericles_rgpd
 MODULE_big  = pericles_rgpd
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA        = $(sort $(wildcard pericles_rgpd--*.sql))
+# 1.0 has shipped and is frozen.  Later versions are built from
+# src/upgrade/A--B/*.sql: the upgrade script is their concatenation, and the
+# full install script of B is the script of A followed by the upgrade.
+DATA        = pericles_rgpd--1.0.sql
+DATA_built  = pericles_rgpd--1.0--1.1.sql pericles_rgpd--1.1.sql
 PGFILEDESC  = "pericles_rgpd - GDPR retention rules inside PostgreSQL"
 
 # pg_regress (sql/ + expected/) and isolation (test/specs + test/expected);
@@ -35,7 +39,14 @@ all install installcheck:
 endif
 
 # every object depends on the shared header (PGXS tracks no dependencies)
-$(OBJS): src/pericles_rgpd.h
+$(OBJS): $(wildcard src/*.h)
+
+pericles_rgpd--1.0--1.1.sql: $(sort $(wildcard src/upgrade/1.0--1.1/*.sql))
+	cat $^ > $@
+
+# the full 1.1 script: 1.0, then the upgrade without its psql guard
+pericles_rgpd--1.1.sql: pericles_rgpd--1.0.sql pericles_rgpd--1.0--1.1.sql
+	{ cat pericles_rgpd--1.0.sql; grep -v '^\\echo Use "ALTER EXTENSION' pericles_rgpd--1.0--1.1.sql; } > $@
 
 .PHONY: deps test demo bench
 
