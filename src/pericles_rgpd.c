@@ -46,13 +46,6 @@ bool		rgpd_require_export = false;
 char	   *rgpd_mask_text = NULL;
 char	   *rgpd_export_ttl = NULL;
 
-/*
- * Depth of the extension's own writes in progress.  Reset at the end of
- * every (sub)transaction that fails, so an error can never leave the
- * triggers believing that application writes are ours.
- */
-static int	internal_depth = 0;
-
 static bool check_export_ttl(char **newval, void **extra pg_attribute_unused(),
 							 GucSource source pg_attribute_unused());
 static bool check_mask_text(char **newval, void **extra pg_attribute_unused(),
@@ -110,6 +103,7 @@ _PG_init(void)
 	CacheRegisterSyscacheCallback(AUTHOID, manager_cache_reset, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, manager_cache_reset, (Datum) 0);
 	rgpd_cache_init();
+	rgpd_owner_code_init();
 }
 
 /*
@@ -165,8 +159,8 @@ check_export_ttl(char **newval, void **extra pg_attribute_unused(),
 
 /*
  * At the end of every transaction: no internal write can still be in
- * progress (PG_FINALLY below unwinds the depth on error; this is the safety
- * net), and plans of invalidated cache entries can now be freed, since
+ * progress (the gate unwinds its level on error; this is the safety net),
+ * and plans of invalidated cache entries can now be freed, since
  * nothing is executing them any more.
  */
 static void
@@ -179,74 +173,12 @@ rgpd_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
-			internal_depth = 0;
+			rgpd_owner_code_reset();
 			rgpd_cache_collect_garbage();
 			break;
 		default:
 			break;
 	}
-}
-
-bool
-rgpd_internal_write(void)
-{
-	return internal_depth > 0;
-}
-
-/*
- * Switch to `role` the way ri_triggers.c does, run a saved plan or a
- * statement, and switch back, also on error.  `internal` marks the
- * statement as the extension's own write.
- */
-static int
-execute_as(SPIPlanPtr plan, const char *sql, int nargs, Oid *argtypes,
-		   Datum *values, const char *nulls, Oid role, bool internal, long tcount)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_depth = internal_depth;
-	volatile int ret = 0;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(OidIsValid(role) ? role : save_userid,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_NOFORCE_RLS);
-	if (internal)
-		internal_depth++;
-	PG_TRY();
-	{
-		if (plan)
-			ret = SPI_execute_plan(plan, values, nulls, false, tcount);
-		else
-			ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
-										false, tcount);
-	}
-	PG_FINALLY();
-	{
-		internal_depth = save_depth;
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-	}
-	PG_END_TRY();
-
-	if (ret < 0)
-		elog(ERROR, "pericles_rgpd: %s failed: %s",
-			 plan ? "SPI_execute_plan" : "SPI_execute_with_args",
-			 SPI_result_code_string(ret));
-	return ret;
-}
-
-int
-rgpd_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
-				  Oid role, bool internal, long tcount)
-{
-	return execute_as(plan, NULL, 0, NULL, values, nulls, role, internal, tcount);
-}
-
-int
-rgpd_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
-			 const char *nulls, Oid role, bool internal, long tcount)
-{
-	return execute_as(NULL, sql, nargs, argtypes, values, nulls, role, internal, tcount);
 }
 
 /*

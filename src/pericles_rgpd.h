@@ -38,21 +38,39 @@ extern bool rgpd_require_export;
 extern char *rgpd_mask_text;
 extern char *rgpd_export_ttl;
 
-/* ---- running internal SQL (pericles_rgpd.c) ---- */
+/* ---- the gate for code a table owner controls (owner_code.c) ---- */
+
+/* Flags of rgpd_gate_execute(). */
+#define RGPD_GATE_NOFORCE_RLS	0x01	/* the role's own FORCE ROW LEVEL
+										 * SECURITY does not apply, as in
+										 * ri_triggers.c */
+#define RGPD_GATE_INTERNAL		0x02	/* the extension's own write: the
+										 * triggers leave it alone */
+
+extern void rgpd_owner_code_init(void);
+extern void rgpd_owner_code_reset(void);
 
 /*
- * True while the extension itself is writing (archiving, anonymising,
- * recording a contact): the triggers then leave those writes alone, so that
- * the extension's own writes are never taken for contacts.
+ * True while the triggers fire for a statement the gate runs as the
+ * extension's own write (archiving, anonymising, recording a contact) and
+ * not for a statement user code runs from inside it.
  */
 extern bool rgpd_internal_write(void);
 
-/* Run a saved plan / one-shot statement as `role`, RLS not forced. */
+/* Run a saved plan or a statement as `role` (InvalidOid: the current user). */
+extern int	rgpd_gate_execute(SPIPlanPtr plan, const char *sql, int nargs,
+							  Oid *argtypes, Datum *values, const char *nulls,
+							  Oid role, int flags, long tcount);
+/* The same, RLS not forced, marked internal when `internal`. */
 extern int	rgpd_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 							  Oid role, bool internal, long tcount);
 extern int	rgpd_execute(const char *sql, int nargs, Oid *argtypes,
 						 Datum *values, const char *nulls,
 						 Oid role, bool internal, long tcount);
+
+/* Run fn(arg) in a subtransaction; an error becomes a WARNING (returned). */
+extern ErrorData *rgpd_isolated(void (*fn) (void *arg), void *arg, Oid relid,
+								const char *what);
 
 /* Prepare and keep a plan (CURSOR_OPT_* options). */
 extern SPIPlanPtr rgpd_prepare(const char *sql, int nargs, Oid *argtypes,
