@@ -99,6 +99,12 @@ extern int64 *rgpd_array_to_int64(ArrayType *arr, int *n);
 extern int	rgpd_sort_unique_int64(int64 *values, int n);
 extern const char *rgpd_format_ids(int64 *ids, int n);
 
+/* ---- what the caller may read (caller_rights.c) ---- */
+extern bool rgpd_caller_privileged(void);
+
+/* ---- lists (lists.c) ---- */
+extern void rgpd_check_as_of(DateADT as_of);
+
 /* ---- the per-subject cache (subject_cache.c) ---- */
 
 typedef struct RgpdSubject
@@ -143,6 +149,11 @@ extern SPIPlanPtr rgpd_subject_plan(RgpdSubject *sub, SPIPlanPtr *slot,
 extern void rgpd_cache_init(void);
 extern void rgpd_cache_collect_garbage(void);
 extern void rgpd_cache_forget_plan_later(SPIPlanPtr plan);
+
+/* ---- what the caller may read (caller_rights.c) ---- */
+extern bool rgpd_caller_reads(Oid relid, const char *key_column);
+extern void rgpd_caller_reads_all(Oid relid, const char *action);
+extern int	rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n);
 
 /* invalidation of the link-trigger cache (last_contact.c) */
 extern void rgpd_link_cache_invalidate(Oid relid);

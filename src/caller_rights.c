@@ -1,0 +1,149 @@
+/*-------------------------------------------------------------------------
+ *
+ * caller_rights.c
+ *	  What the calling user may read: the extension computes as the
+ *	  table's owner (see owner_code.c), and gives back or acts on only what
+ *	  the caller could read in the table itself.
+ *
+ *	  Privileged callers — superusers, roles with BYPASSRLS and members of
+ *	  rgpd_manager — see every row of the tables they hold SELECT on: they
+ *	  never run another role's row-level security policies.  For anybody
+ *	  else on whom row security is in force, PostgreSQL itself answers
+ *	  which rows the caller may see: the keys are read back through the
+ *	  gate as the caller, with the table's policies applied exactly as
+ *	  when the caller reads the table (the restricted archive included),
+ *	  inside a security-restricted operation.
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
+
+#include "pericles_rgpd.h"
+
+PG_FUNCTION_INFO_V1(rgpd_readable_sql);
+
+/* Superuser, BYPASSRLS or manager: sees every row of what it may read. */
+bool
+rgpd_caller_privileged(void)
+{
+	return superuser() || has_bypassrls_privilege(GetUserId()) || rgpd_is_manager();
+}
+
+/*
+ * May the caller read the keys of this table: SELECT on the table or on
+ * its key column?  A table that no longer exists is not readable.
+ */
+bool
+rgpd_caller_reads(Oid relid, const char *key_column)
+{
+	AttrNumber	key;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		return false;
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
+		return true;
+	key = key_column ? get_attnum(relid, key_column) : InvalidAttrNumber;
+	return key != InvalidAttrNumber &&
+		pg_attribute_aclcheck(relid, key, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+}
+
+/*
+ * Refuse, with the table named, unless the caller may read every column of
+ * it: what the extension returns from a table (an export) is whole rows.
+ */
+void
+rgpd_caller_reads_all(Oid relid, const char *action)
+{
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK ||
+		pg_attribute_aclcheck_all(relid, GetUserId(), ACL_SELECT,
+								  ACLMASK_ALL) == ACLCHECK_OK)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to %s: no SELECT on table %s",
+					action, rgpd_relname(relid)),
+			 errdetail("The extension returns only what the caller may read itself."),
+			 errhint("Ask the owner of the table for SELECT on all its columns, or ask a personal-data manager who has it.")));
+}
+
+/*
+ * Keep, of the sorted keys ids[0..n), those the caller may see in the
+ * subject table; returns how many (the array is filtered in place).
+ */
+int
+rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	int64	   *seen;
+	int			nseen,
+				i,
+				j,
+				k;
+
+	if (n == 0 || rgpd_caller_privileged())
+		return n;
+	if (!rgpd_caller_reads(sub->relid, sub->key_column))
+		return 0;
+	if (check_enable_rls(sub->relid, InvalidOid, true) != RLS_ENABLED)
+		return n;
+
+	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
+	rgpd_gate_execute(NULL,
+					  psprintf("SELECT CAST(s.%1$s AS pg_catalog.int8) FROM %2$s AS s"
+							   " WHERE s.%1$s OPERATOR(pg_catalog.=) ANY ($1)",
+							   quote_identifier(sub->key_column), sub->relname),
+					  1, argtypes, values, NULL, InvalidOid, 0, 0);
+	seen = rgpd_spi_int64_column(&nseen);
+	nseen = rgpd_sort_unique_int64(seen, nseen);
+
+	/* both sorted: keep ids that were seen */
+	for (i = 0, j = 0, k = 0; i < n; i++)
+	{
+		while (j < nseen && seen[j] < ids[i])
+			j++;
+		if (j < nseen && seen[j] == ids[i])
+			ids[k++] = ids[i];
+	}
+	return k;
+}
+
+/*
+ * rgpd._readable(tbl regclass) RETURNS boolean: may the caller read the
+ * keys of this registered table?  The lists and the dashboard skip the
+ * tables for which it is false.
+ */
+Datum
+rgpd_readable_sql(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	char	   *key = NULL;
+	bool		result;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		PG_RETURN_BOOL(false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	values[0] = ObjectIdGetDatum(relid);
+	if (SPI_execute_with_args("SELECT s.key_column FROM rgpd.subjects AS s"
+							  " WHERE s.subject OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+		key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	result = key != NULL && rgpd_caller_reads(relid, key);
+	SPI_finish();
+	PG_RETURN_BOOL(result);
+}
