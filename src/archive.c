@@ -44,7 +44,10 @@ rgpd_rel_owner(Oid relid)
 	Oid			owner;
 
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("registered table with OID %u no longer exists", relid),
+				 errhint("Its registration can be removed with rgpd.unregister_subject().")));
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	return owner;
@@ -55,6 +58,36 @@ Jsonb *
 rgpd_jsonb(const char *json)
 {
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+/* {"k1": "v1", "k2": "v2", …} from npairs pairs of strings (NULL: null) */
+Jsonb *
+rgpd_jsonb_object(int npairs,...)
+{
+	StringInfoData buf;
+	va_list		args;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	va_start(args, npairs);
+	for (i = 0; i < npairs; i++)
+	{
+		const char *key = va_arg(args, const char *);
+		const char *value = va_arg(args, const char *);
+
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, key);
+		appendStringInfoString(&buf, ": ");
+		if (value)
+			escape_json(&buf, value);
+		else
+			appendStringInfoString(&buf, "null");
+	}
+	va_end(args);
+	appendStringInfoChar(&buf, '}');
+	return rgpd_jsonb(buf.data);
 }
 
 /* {"reason": "<reason>"} */

@@ -203,6 +203,7 @@ extern int64 *rgpd_ids_arg(FunctionCallInfo fcinfo, int argno, int *n);
 extern Oid	rgpd_rel_owner(Oid relid);
 extern Jsonb *rgpd_jsonb(const char *json);
 extern Jsonb *rgpd_reason_detail(const char *reason);
+extern Jsonb *rgpd_jsonb_object(int npairs,...);
 extern int64 rgpd_mark_links(RgpdSubject *sub, int64 *ids, int n, bool archived);
 extern void rgpd_unarchive_ids(RgpdSubject *sub, int64 *ids, int n,
 							   const char *reason);

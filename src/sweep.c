@@ -101,6 +101,39 @@ purge_exports(void)
 	return (int64) SPI_processed;
 }
 
+/* One subject table's part of the sweep, run isolated from the others. */
+typedef struct SweepTable
+{
+	Oid			relid;
+	DateADT		as_of;
+	bool		dry_run;
+	int64		archived;
+	int64		anonymised;
+} SweepTable;
+
+static void
+sweep_table(void *arg)
+{
+	SweepTable *t = (SweepTable *) arg;
+	RgpdSubject *sub = rgpd_subject(t->relid, false);
+	int			n;
+	int64	   *ids;
+
+	ids = due_ids(sub, "archive", t->as_of, &n);
+	t->archived = t->dry_run ? n : archive_due(sub, ids, n, t->as_of);
+	if (rgpd_auto_anonymise)
+	{
+		ids = due_ids(sub, "anonymise", t->as_of, &n);
+		if (t->dry_run)
+			t->anonymised = n - (rgpd_require_export ? rgpd_count_without_export(sub, ids, n) : 0);
+		else
+			t->anonymised = rgpd_anonymise_ids(sub->relid, ids, n, "anonymise", "sweep",
+											   false, true);
+	}
+	if (!t->dry_run)
+		refresh_floors(sub, t->as_of);
+}
+
 static void
 emit(ReturnSetInfo *rsinfo, const char *action, Oid subject, int64 count)
 {
@@ -131,7 +164,8 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 	uint64		i;
 	int64		archived = 0,
 				anonymised = 0,
-				purged = 0;
+				purged = 0,
+				skipped = 0;
 	int			nest;
 	StringInfoData detail;
 
@@ -143,10 +177,7 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 	as_of = PG_GETARG_DATEADT(0);
 	dry_run = PG_GETARG_BOOL(1);
 	only = PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2);
-	if (DATE_NOT_FINITE(as_of))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("as_of must be a finite date")));
+	rgpd_check_as_of(as_of);
 	InitMaterializedSRF(fcinfo, 0);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -159,33 +190,31 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < (uint64) nsubjects; i++)
 	{
-		RgpdSubject *sub;
-		int			n;
-		int64	   *ids;
-		int64		count;
+		SweepTable	t = {0};
+		ErrorData  *err;
 
 		if (OidIsValid(only) && subjects[i] != only)
 			continue;
-		sub = rgpd_subject(subjects[i], false);
-		ids = due_ids(sub, "archive", as_of, &n);
-
-		count = dry_run ? n : archive_due(sub, ids, n, as_of);
-		archived += count;
-		emit(rsinfo, "archive", sub->relid, count);
-
+		t.relid = subjects[i];
+		t.as_of = as_of;
+		t.dry_run = dry_run;
+		err = rgpd_isolated(sweep_table, &t, t.relid, "the sweep");
+		if (err != NULL)
+		{
+			/* a table that fails stops nobody else's sweep; it is journaled */
+			skipped++;
+			rgpd_journal("sweep_skipped", t.relid, NULL, 0, NULL,
+						 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
+										   "message", err->message));
+			continue;
+		}
+		archived += t.archived;
+		emit(rsinfo, "archive", t.relid, t.archived);
 		if (rgpd_auto_anonymise)
 		{
-			ids = due_ids(sub, "anonymise", as_of, &n);
-			if (dry_run)
-				count = n - (rgpd_require_export ? rgpd_count_without_export(sub, ids, n) : 0);
-			else
-				count = rgpd_anonymise_ids(sub->relid, ids, n, "anonymise", "sweep",
-										   false, true);
-			anonymised += count;
-			emit(rsinfo, "anonymise", sub->relid, count);
+			anonymised += t.anonymised;
+			emit(rsinfo, "anonymise", t.relid, t.anonymised);
 		}
-		if (!dry_run)
-			refresh_floors(sub, as_of);
 	}
 
 	if (!dry_run)
@@ -195,9 +224,10 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 		appendStringInfo(&detail,
 						 "{\"as_of\": \"%s\", \"archived\": " INT64_FORMAT
 						 ", \"anonymised\": " INT64_FORMAT ", \"exports_purged\": " INT64_FORMAT
-						 ", \"auto_anonymise\": %s}",
+						 ", \"tables_skipped\": " INT64_FORMAT ", \"auto_anonymise\": %s}",
 						 DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(as_of))),
-						 archived, anonymised, purged, rgpd_auto_anonymise ? "true" : "false");
+						 archived, anonymised, purged, skipped,
+						 rgpd_auto_anonymise ? "true" : "false");
 		rgpd_journal("sweep", InvalidOid, NULL, 0, NULL, rgpd_jsonb(detail.data));
 	}
 
