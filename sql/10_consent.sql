@@ -96,13 +96,14 @@ SELECT rgpd.archive('cons.clients', 4) AS archived;
 SELECT rgpd.anonymise('cons.clients', 5) AS anonymised;
 SELECT id FROM rgpd.recipients('invoices');
 -- the same lists for ordinary login roles: a manager, an agent who can
--- read the table; a role that cannot read it is refused, naming the table
+-- read the table; a role that cannot read it gets no row from it (the
+-- table is skipped, as in the pending lists)
 SET ROLE regress_manager;
 SELECT id, contact FROM rgpd.recipients('invoices');
 SET ROLE regress_agent;
 SELECT id, contact FROM rgpd.recipients('invoices');
 SET ROLE regress_owner;
-SELECT try($$SELECT * FROM rgpd.recipients('invoices')$$);
+SELECT count(*) AS unreadable_recipients FROM rgpd.recipients('invoices') WHERE subject = 'cons.clients'::regclass;
 RESET ROLE;
 -- consents survive anonymisation as proof; nothing new can be recorded
 SELECT campaign, value, origin FROM rgpd.consent_history('cons.clients', 5);

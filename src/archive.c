@@ -237,6 +237,33 @@ rgpd_read_subjects(RgpdSubject *sub, int64 *ids, int n, bool hide_archived,
 	}
 	SPI_freetuptable(SPI_tuptable);
 
+	/*
+	 * Where the archive is hidden, rows the caller may not see in the
+	 * table itself (its row-level security, the restricted archive) are
+	 * unknown to the caller.  (An opt-in is recorded for archived rows by
+	 * design: it is what brings them back.)
+	 */
+	if (hide_archived && locked->n > 0 && !rgpd_caller_privileged())
+	{
+		int64	   *visible = palloc(sizeof(int64) * locked->n);
+		int			nvisible;
+		int			j = 0;
+
+		memcpy(visible, locked->ids, sizeof(int64) * locked->n);
+		nvisible = rgpd_caller_visible(sub, visible, locked->n);
+		for (i = 0; (int) i < locked->n; i++)
+		{
+			if (j >= nvisible || visible[j] != locked->ids[i])
+				continue;
+			locked->ids[j] = locked->ids[i];
+			locked->status[j] = locked->status[i];
+			locked->negotiator[j] = locked->negotiator[i];
+			locked->day[j] = locked->day[i];
+			j++;
+		}
+		locked->n = j;
+	}
+
 	/* both lists are sorted */
 	for (i = 0; (int) i < n; i++)
 	{

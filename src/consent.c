@@ -26,6 +26,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 
 #include "pericles_rgpd.h"
 
@@ -429,17 +430,79 @@ rgpd_set_provenance(PG_FUNCTION_ARGS)
 }
 
 /*
+ * May the caller read the keys of the table and the column that holds the
+ * addresses of this channel?
+ */
+static bool
+readable_contacts(RgpdSubject *sub, const char *channel)
+{
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	char	   *column;
+
+	if (!rgpd_caller_reads(sub->relid, sub->key_column))
+		return false;
+	values[0] = ObjectIdGetDatum(sub->relid);
+	values[1] = CStringGetTextDatum(channel);
+	if (SPI_execute_with_args("SELECT CASE $2 WHEN 'mail' THEN s.email_column ELSE s.mobile_column END"
+							  "  FROM rgpd.subjects AS s WHERE s.subject OPERATOR(pg_catalog.=) $1",
+							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return false;
+	column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return column != NULL &&
+		(pg_class_aclcheck(sub->relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK ||
+		 pg_attribute_aclcheck(sub->relid, get_attnum(sub->relid, column), GetUserId(),
+							   ACL_SELECT) == ACLCHECK_OK);
+}
+
+/*
+ * put_rows() for rows whose second column is a key of the subject table,
+ * keeping those the caller may see there.
+ */
+static void
+put_visible_rows(ReturnSetInfo *rsinfo, RgpdSubject *sub)
+{
+	SPITupleTable *tuptable = SPI_tuptable;
+	uint64		nrows = SPI_processed,
+				i;
+	int64	   *ids = palloc(sizeof(int64) * Max(nrows, 1));
+	int			nvisible;
+	int			k = 0;
+	Datum		out[3];
+	bool		nulls[3];
+
+	for (i = 0; i < nrows; i++)
+		ids[i] = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &nulls[0]));
+	/* the rows come in key order */
+	nvisible = rgpd_caller_visible(sub, ids, (int) nrows);
+	for (i = 0; i < nrows && k < nvisible; i++)
+	{
+		int			c;
+
+		out[1] = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &nulls[1]);
+		if (DatumGetInt64(out[1]) != ids[k])
+			continue;
+		k++;
+		for (c = 0; c < 3; c++)
+			out[c] = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, c + 1, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+	}
+	SPI_freetuptable(tuptable);
+}
+
+/*
  * rgpd.recipients(campaign): the subjects a campaign may reach, over every
  * registered subject table that has a contact column for its channel.
  * Read as each table's owner (the list excludes archived and anonymised
- * rows by rule); the caller needs SELECT on the table or the manager right.
+ * rows by rule), then cut down to the tables whose keys and addresses the
+ * caller may read and the rows it may see there.
  */
 Datum
 rgpd_recipients(PG_FUNCTION_ARGS)
 {
 	char	   *label = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	bool		manager = rgpd_is_manager();
 	Campaign   *c;
 	Oid		   *subjects;
 	int			nsubjects;
@@ -483,14 +546,12 @@ rgpd_recipients(PG_FUNCTION_ARGS)
 		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			continue;			/* no contact column for this channel */
-		if (!manager && !rgpd_may(sub->relid, ACL_SELECT))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to list recipients from table %s", sub->relname),
-					 errhint("It needs SELECT on the table, or membership in %s.", RGPD_MANAGER)));
+		/* only the tables whose keys and addresses the caller may read */
+		if (!readable_contacts(sub, c->channel))
+			continue;
 
 		rgpd_execute(sql, 1, &argtypes[1], &values[1], NULL, sub->owner, false, 0);
-		put_rows(rsinfo);
+		put_visible_rows(rsinfo, sub);
 	}
 	rgpd_unpin_search_path(nest);
 	SPI_finish();

@@ -8,10 +8,14 @@
  *	  document is stored (rgpd.exports, purged after rgpd.export_ttl) and
  *	  the export journaled.
  *
- *	  Rows are read as the owner of the subject table, so the document is
- *	  complete whatever the caller may read directly; the caller needs
- *	  SELECT on the subject table, and an archived record is exported only
- *	  to a manager (to anyone else it does not exist).
+ *	  The document holds what the caller may read, and nothing more: the
+ *	  caller needs SELECT on every column of the subject table and of
+ *	  every linked table (an export is whole rows; a partial one would
+ *	  mislead the person who asked for it), else the export is refused
+ *	  naming the table.  Managers (and superusers) read as the owner of
+ *	  each table, so that they never run another role's row-level security
+ *	  policies; anybody else reads as itself, the tables' policies and the
+ *	  restricted archive applying as when it reads them directly.
  *
  * Copyright (c) 2026, The pericles_rgpd developers
  * Released under the PostgreSQL License (see LICENSE).
@@ -65,23 +69,25 @@ rgpd_export(PG_FUNCTION_ARGS)
 	int64		export_id;
 	StringInfoData detail;
 	int			nest;
+	int			i;
+	Oid			reader;
+	int			flags;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(relid, false);
-	if (!manager && !rgpd_may(relid, ACL_SELECT))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to export rows of table %s", sub->relname),
-				 errhint("Exporting needs SELECT on the table, or membership in %s.",
-						 RGPD_MANAGER)));
+	rgpd_caller_reads_all(relid, "export");
+	for (i = 0; i < sub->nlinks; i++)
+		rgpd_caller_reads_all(sub->links[i], "export");
+	reader = rgpd_caller_privileged() ? sub->owner : GetUserId();
+	flags = rgpd_caller_privileged() ? RGPD_GATE_NOFORCE_RLS : 0;
 	nest = rgpd_pin_search_path();
 
 	/* the record */
 	values[0] = Int64GetDatum(id);
-	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->export_record, "export_record",
+	rgpd_gate_execute(rgpd_subject_plan(sub, &sub->export_record, "export_record",
 										1, argtypes, 0),
-					  values, NULL, sub->owner, false, 0);
+					  NULL, 0, NULL, values, NULL, reader, flags, 0);
 	if (SPI_processed == 1)
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	record = single_jsonb(&isnull);
@@ -92,9 +98,9 @@ rgpd_export(PG_FUNCTION_ARGS)
 						sub->relname, quote_identifier(sub->key_column), id)));
 
 	/* every linked row, by table and by the column that links it */
-	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->export_links, "export_links",
+	rgpd_gate_execute(rgpd_subject_plan(sub, &sub->export_links, "export_links",
 										1, argtypes, 0),
-					  values, NULL, sub->owner, false, 0);
+					  NULL, 0, NULL, values, NULL, reader, flags, 0);
 	links = single_jsonb(&isnull);
 
 	/* what pericles_rgpd itself holds: opt-ins, consents, journal… */
