@@ -120,30 +120,37 @@ rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n)
 }
 
 /*
- * rgpd._readable(tbl regclass) RETURNS boolean: may the caller read the
- * keys of this registered table?  The lists and the dashboard skip the
- * tables for which it is false.
+ * May the caller read the keys of this registered table (under SPI)?  The
+ * lists skip the tables for which it is false, before touching them, so
+ * that a table the caller cannot read tells it nothing, not even that it
+ * is broken.  rgpd._readable(tbl regclass) RETURNS boolean from SQL.
  */
-Datum
-rgpd_readable_sql(PG_FUNCTION_ARGS)
+bool
+rgpd_caller_reads_subject(Oid relid)
 {
-	Oid			relid = PG_GETARG_OID(0);
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
 	char	   *key = NULL;
-	bool		result;
 
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		PG_RETURN_BOOL(false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+		return false;
 	values[0] = ObjectIdGetDatum(relid);
 	if (SPI_execute_with_args("SELECT s.key_column FROM rgpd.subjects AS s"
 							  " WHERE s.subject OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 		key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	result = key != NULL && rgpd_caller_reads(relid, key);
+	return key != NULL && rgpd_caller_reads(relid, key);
+}
+
+Datum
+rgpd_readable_sql(PG_FUNCTION_ARGS)
+{
+	bool		result;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	result = rgpd_caller_reads_subject(PG_GETARG_OID(0));
 	SPI_finish();
 	PG_RETURN_BOOL(result);
 }

@@ -138,10 +138,10 @@ rgpd_due(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
-	if (rgpd_isolated(due_fetch, &a, a.relid,
+	if (!rgpd_caller_reads_subject(a.relid) ||
+		rgpd_isolated(due_fetch, &a, a.relid,
 					  strcmp(action, "archive") == 0 ?
-					  "the list to archive" : "the list to anonymise") != NULL ||
-		!rgpd_caller_reads(a.relid, a.sub->key_column))
+					  "the list to archive" : "the list to anonymise") != NULL)
 	{
 		SPI_finish();
 		return (Datum) 0;
@@ -219,8 +219,9 @@ rgpd_status_counts(PG_FUNCTION_ARGS)
 	a.relid = PG_GETARG_OID(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
-	if (rgpd_isolated(status_fetch, &a, a.relid, "the dashboard") == NULL &&
-		rgpd_caller_reads(a.relid, a.sub->key_column) && SPI_processed == 1)
+	if (rgpd_caller_reads_subject(a.relid) &&
+		rgpd_isolated(status_fetch, &a, a.relid, "the dashboard") == NULL &&
+		SPI_processed == 1)
 	{
 		/* how many are archived is for managers only */
 		if (rgpd_is_manager())

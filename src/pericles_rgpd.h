@@ -152,6 +152,7 @@ extern void rgpd_cache_forget_plan_later(SPIPlanPtr plan);
 
 /* ---- what the caller may read (caller_rights.c) ---- */
 extern bool rgpd_caller_reads(Oid relid, const char *key_column);
+extern bool rgpd_caller_reads_subject(Oid relid);
 extern void rgpd_caller_reads_all(Oid relid, const char *action);
 extern int	rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n);
 
