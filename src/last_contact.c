@@ -19,6 +19,11 @@
  *	  application's hands, and recomputes a subject whose key or creation
  *	  date changes.
  *
+ *	  Both act only as the triggers registration installed: when a trigger's
+ *	  configuration is first read, its table, name, events and arguments
+ *	  are compared with what registration generates for a registered table
+ *	  (check_registered()); anything else fails with SQLSTATE 39P01.
+ *
  *	  Concurrency: a raise that writes nothing still takes FOR KEY SHARE on
  *	  the subject row; a lower takes FOR UPDATE before it recomputes with a
  *	  fresh snapshot.  A lower therefore waits for every transaction that
@@ -38,12 +43,14 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "parser/parse_func.h"
 #include "pgtime.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
@@ -76,7 +83,6 @@ PG_FUNCTION_INFO_V1(rgpd_recompute);
 /* A subject column of a link table. */
 typedef struct LinkColumn
 {
-	char	   *name;
 	AttrNumber	attnum;
 	Oid			typid;
 	int			npersonal;		/* personal columns that belong to it */
@@ -133,6 +139,11 @@ typedef struct TriggerInfo
 } TriggerInfo;
 
 static HTAB *trigger_cache = NULL;
+
+static void not_registered(Trigger *trigger, Relation rel, TriggerKind kind,
+						   const char *detail) pg_attribute_noreturn();
+static void missing_transition_table(TriggerData *trigdata, const char *function,
+									 const char *which) pg_attribute_noreturn();
 
 /* ---- growing arrays of contacts ---- */
 
@@ -485,9 +496,26 @@ fk_locks_subject(Relation rel, AttrNumber attnum, Oid subject, AttrNumber key)
 }
 
 /*
- * Link trigger arguments, a flat list of keywords and values:
- *   subject <name> tz <zone> column <c> ... date <d> ...
- *   personal <c> <p> ... delete <c> ...   [subject <name> ...]
+ * Is arg "keyword:value"?  Then *value is what follows the first colon.
+ * Keywords contain no colon, so a value may be any name at all.
+ */
+static bool
+arg_is(const char *arg, const char *keyword, const char **value)
+{
+	size_t		len = strlen(keyword);
+
+	if (strncmp(arg, keyword, len) != 0 || arg[len] != ':')
+		return false;
+	*value = arg + len + 1;
+	return true;
+}
+
+/*
+ * Link trigger arguments, each "keyword:value" (rgpd._link_trigger_args()):
+ *   subject:<table> key:<k> tz:<zone> date:<d> ...
+ *     column:<c> personal:<p> ... [delete:]   column:<c> ...
+ *   [subject:<table> ...]
+ * personal: and delete: belong to the column: before them.
  */
 static void
 parse_link_args(TriggerInfo *info, Trigger *trigger, Relation rel)
@@ -496,10 +524,11 @@ parse_link_args(TriggerInfo *info, Trigger *trigger, Relation rel)
 	int			nargs = trigger->tgnargs;
 	int			i,
 				s = -1;
+	const char *v;
+	LinkColumn *col = NULL;
 
-	info->nsubjects = 0;
 	for (i = 0; i < nargs; i++)
-		if (strcmp(args[i], "subject") == 0)
+		if (arg_is(args[i], "subject", &v))
 			info->nsubjects++;
 	if (info->nsubjects == 0)
 		bad_args(trigger, rel);
@@ -508,61 +537,42 @@ parse_link_args(TriggerInfo *info, Trigger *trigger, Relation rel)
 	for (i = 0; i < nargs; i++)
 	{
 		LinkSubject *ls = s >= 0 ? &info->subjects[s] : NULL;
-		const char *kw = args[i];
+		const char *arg = args[i];
 
-		if (strcmp(kw, "subject") == 0 && i + 1 < nargs)
+		if (arg_is(arg, "subject", &v))
 		{
 			ls = &info->subjects[++s];
-			ls->subject = subject_arg(args[++i]);
+			ls->subject = subject_arg(v);
 			ls->tz = zone_arg("UTC");
 			ls->columns = palloc0(sizeof(LinkColumn) * nargs);
 			ls->dates = palloc0(sizeof(AttrNumber) * nargs);
 			ls->datetypes = palloc0(sizeof(Oid) * nargs);
+			col = NULL;
 		}
 		else if (ls == NULL)
 			bad_args(trigger, rel);
-		else if (strcmp(kw, "tz") == 0 && i + 1 < nargs)
-			ls->tz = zone_arg(args[++i]);
-		else if (strcmp(kw, "key") == 0 && i + 1 < nargs)
-			ls->key = pstrdup(args[++i]);
-		else if (strcmp(kw, "column") == 0 && i + 1 < nargs)
+		else if (arg_is(arg, "tz", &v))
+			ls->tz = zone_arg(v);
+		else if (arg_is(arg, "key", &v))
+			ls->key = pstrdup(v);
+		else if (arg_is(arg, "column", &v))
 		{
-			LinkColumn *col = &ls->columns[ls->ncolumns++];
-
-			col->name = pstrdup(args[++i]);
-			col->attnum = column_attnum(rel, col->name, trigger);
+			col = &ls->columns[ls->ncolumns++];
+			col->attnum = column_attnum(rel, v, trigger);
 			require_type(rel, col->attnum, &col->typid, false, trigger);
 			col->personal = palloc0(sizeof(AttrNumber) * nargs);
 		}
-		else if (strcmp(kw, "date") == 0 && i + 1 < nargs)
+		else if (arg_is(arg, "date", &v))
 		{
-			ls->dates[ls->ndates] = column_attnum(rel, args[++i], trigger);
+			ls->dates[ls->ndates] = column_attnum(rel, v, trigger);
 			require_type(rel, ls->dates[ls->ndates], &ls->datetypes[ls->ndates],
 						 true, trigger);
 			ls->ndates++;
 		}
-		else if ((strcmp(kw, "personal") == 0 && i + 2 < nargs) ||
-				 (strcmp(kw, "delete") == 0 && i + 1 < nargs))
-		{
-			LinkColumn *col = NULL;
-			int			c;
-
-			for (c = 0; c < ls->ncolumns; c++)
-				if (strcmp(ls->columns[c].name, args[i + 1]) == 0)
-					col = &ls->columns[c];
-			if (col == NULL)
-				bad_args(trigger, rel);
-			if (kw[0] == 'p')
-			{
-				col->personal[col->npersonal++] = column_attnum(rel, args[i + 2], trigger);
-				i += 2;
-			}
-			else
-			{
-				col->delete_row = true;
-				i += 1;
-			}
-		}
+		else if (arg_is(arg, "personal", &v) && col != NULL)
+			col->personal[col->npersonal++] = column_attnum(rel, v, trigger);
+		else if (arg_is(arg, "delete", &v) && col != NULL && *v == '\0')
+			col->delete_row = true;
 		else
 			bad_args(trigger, rel);
 	}
@@ -580,8 +590,9 @@ parse_link_args(TriggerInfo *info, Trigger *trigger, Relation rel)
 }
 
 /*
- * Subject trigger arguments:
- *   key <k> [created <c>] tz <zone> [personal <p> ...]
+ * Subject trigger arguments, each "keyword:value"
+ * (rgpd._subject_trigger_args()):
+ *   key:<k> tz:<zone> [created:<c>] personal:<p> ...
  */
 static void
 parse_subject_args(TriggerInfo *info, Trigger *trigger, Relation rel)
@@ -590,29 +601,28 @@ parse_subject_args(TriggerInfo *info, Trigger *trigger, Relation rel)
 	int			nargs = trigger->tgnargs;
 	int			i;
 	Oid			statustype;
+	const char *v;
 
 	info->tz = zone_arg("UTC");
 	info->personal = palloc0(sizeof(AttrNumber) * Max(nargs, 1));
 	for (i = 0; i < nargs; i++)
 	{
-		const char *kw = args[i];
+		const char *arg = args[i];
 
-		if (i + 1 >= nargs)
-			bad_args(trigger, rel);
-		if (strcmp(kw, "key") == 0)
+		if (arg_is(arg, "key", &v))
 		{
-			info->key = column_attnum(rel, args[++i], trigger);
+			info->key = column_attnum(rel, v, trigger);
 			require_type(rel, info->key, &info->keytype, false, trigger);
 		}
-		else if (strcmp(kw, "created") == 0)
+		else if (arg_is(arg, "created", &v))
 		{
-			info->created = column_attnum(rel, args[++i], trigger);
+			info->created = column_attnum(rel, v, trigger);
 			require_type(rel, info->created, &info->createdtype, true, trigger);
 		}
-		else if (strcmp(kw, "tz") == 0)
-			info->tz = zone_arg(args[++i]);
-		else if (strcmp(kw, "personal") == 0)
-			info->personal[info->npersonal++] = column_attnum(rel, args[++i], trigger);
+		else if (arg_is(arg, "tz", &v))
+			info->tz = zone_arg(v);
+		else if (arg_is(arg, "personal", &v))
+			info->personal[info->npersonal++] = column_attnum(rel, v, trigger);
 		else
 			bad_args(trigger, rel);
 	}
@@ -629,11 +639,206 @@ parse_subject_args(TriggerInfo *info, Trigger *trigger, Relation rel)
 		bad_args(trigger, rel);
 }
 
-/* The parsed configuration of the trigger being fired. */
+/* ---- acting only as registered ---- */
+
+/*
+ * The triggers registration installs (rgpd._sync_link(), rgpd._sync()):
+ * their names, events, timing, level and transition tables.  Both trigger
+ * functions refuse to run as anything else.
+ */
+typedef struct TriggerShape
+{
+	TriggerKind kind;
+	const char *name;
+	int16		tgtype;
+	bool		oldtable;		/* REFERENCING OLD TABLE */
+	bool		newtable;		/* REFERENCING NEW TABLE */
+	bool		update_of;		/* UPDATE OF key, created WHEN (...) */
+} TriggerShape;
+
+static const TriggerShape trigger_shapes[] = {
+	{KIND_LINK, "rgpd_link_insert", TRIGGER_TYPE_INSERT, false, true, false},
+	{KIND_LINK, "rgpd_link_update", TRIGGER_TYPE_UPDATE, true, true, false},
+	{KIND_LINK, "rgpd_link_delete", TRIGGER_TYPE_DELETE, true, false, false},
+	{KIND_LINK, "rgpd_link_truncate", TRIGGER_TYPE_TRUNCATE, false, false, false},
+	{KIND_SUBJECT, "rgpd_subject_guard",
+	TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE,
+	false, false, false},
+	{KIND_SUBJECT, "rgpd_subject_insert", TRIGGER_TYPE_INSERT, false, true, false},
+	{KIND_SUBJECT, "rgpd_subject_update", TRIGGER_TYPE_ROW | TRIGGER_TYPE_UPDATE,
+	false, false, true},
+};
+
+static void
+not_registered(Trigger *trigger, Relation rel, TriggerKind kind,
+			   const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("trigger \"%s\" on table \"%s\" was not installed by pericles_rgpd registration",
+					trigger->tgname, RelationGetRelationName(rel)),
+			 errdetail("%s %s", kind == KIND_LINK ?
+					   "Function rgpd.link_trigger() runs only as the triggers rgpd.register_link() creates." :
+					   "Function rgpd.subject_trigger() runs only as the triggers rgpd.register_subject() creates.",
+					   detail),
+			 errhint("Triggers of pericles_rgpd are created by rgpd.register_subject() and rgpd.register_link().")));
+}
+
+/* The name, events, timing, level and transition tables of the trigger. */
+static const TriggerShape *
+check_trigger_shape(Trigger *trigger, Relation rel, TriggerKind kind)
+{
+	const TriggerShape *shape = NULL;
+	int			i;
+
+	for (i = 0; i < (int) lengthof(trigger_shapes); i++)
+		if (trigger_shapes[i].kind == kind &&
+			strcmp(trigger_shapes[i].name, trigger->tgname) == 0)
+			shape = &trigger_shapes[i];
+	if (shape == NULL)
+		not_registered(trigger, rel, kind, "Registration installs no trigger of that name.");
+	if (trigger->tgtype != shape->tgtype ||
+		(trigger->tgoldtable != NULL) != shape->oldtable ||
+		(trigger->tgnewtable != NULL) != shape->newtable ||
+		(trigger->tgqual != NULL) != shape->update_of ||
+		(trigger->tgnattr > 0) != shape->update_of ||
+		OidIsValid(trigger->tgconstraint))
+		not_registered(trigger, rel, kind,
+					   "Its events, timing, level or transition tables differ from those registration installs.");
+	return shape;
+}
+
+/*
+ * The table whose registration installed a trigger: its own, or for a
+ * trigger cloned onto a partition, the table of the trigger it was cloned
+ * from.  Under SPI.
+ */
+static Oid
+registered_table(Trigger *trigger, Relation rel)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	bool		isnull;
+	Oid			relid;
+
+	if (!trigger->tgisclone)
+		return RelationGetRelid(rel);
+	values[0] = ObjectIdGetDatum(trigger->tgoid);
+	if (SPI_execute_with_args(
+							  "WITH RECURSIVE up(oid, parent, rel) AS ("
+							  "   SELECT t.oid, t.tgparentid, t.tgrelid FROM pg_catalog.pg_trigger AS t"
+							  "    WHERE t.oid OPERATOR(pg_catalog.=) $1"
+							  "   UNION ALL"
+							  "   SELECT t.oid, t.tgparentid, t.tgrelid FROM pg_catalog.pg_trigger AS t, up"
+							  "    WHERE t.oid OPERATOR(pg_catalog.=) up.parent)"
+							  " SELECT up.rel FROM up WHERE up.parent OPERATOR(pg_catalog.=) 0::pg_catalog.oid",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pericles_rgpd: could not read pg_trigger");
+	if (SPI_processed == 0)
+		return InvalidOid;
+	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	return isnull ? InvalidOid : relid;
+}
+
+/*
+ * Is the trigger being fired exactly one that registration installed on a
+ * registered table?  Its shape, then its arguments, compared with what
+ * registration generates for that table today (rgpd._link_trigger_args()
+ * or rgpd._subject_trigger_args()), as ri_triggers.c checks that it runs
+ * for its constraint.  Run when the configuration is parsed, not per row.
+ * Anything else is refused before it can act: a trigger someone attached
+ * to a table of their own, with arguments naming another table, must not
+ * write to that table.
+ */
+static void
+check_registered(Trigger *trigger, Relation rel, TriggerKind kind)
+{
+	const char *fn = kind == KIND_LINK ? "_link_trigger_args" : "_subject_trigger_args";
+	Oid			fnargs[1] = {REGCLASSOID};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		expected;
+	Oid			relid;
+	char	   *sql;
+	const char *detail = NULL;
+
+	check_trigger_shape(trigger, rel, kind);
+
+	if (!OidIsValid(LookupFuncName(list_make2(makeString(RGPD_SCHEMA), makeString(pstrdup(fn))),
+								   1, fnargs, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension pericles_rgpd must be updated before trigger \"%s\" on table \"%s\" can run",
+						trigger->tgname, RelationGetRelationName(rel)),
+				 errhint("Run ALTER EXTENSION pericles_rgpd UPDATE.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	relid = registered_table(trigger, rel);
+	if (!OidIsValid(relid))
+		detail = "The trigger it was cloned from is not found.";
+	else
+	{
+		sql = psprintf("SELECT rgpd.%s($1::pg_catalog.oid::pg_catalog.regclass)", fn);
+		values[0] = ObjectIdGetDatum(relid);
+		if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "pericles_rgpd: could not run rgpd.%s()", fn);
+		expected = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			detail = kind == KIND_LINK ?
+				"Its table is not registered as a link." :
+				"Its table is not registered as a subject.";
+		else
+		{
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n,
+						i;
+
+			deconstruct_array(DatumGetArrayTypeP(expected), TEXTOID, -1, false,
+							  TYPALIGN_INT, &elems, &nulls, &n);
+			if (n != trigger->tgnargs)
+				detail = "Its arguments differ from those the registration of its table installs.";
+			for (i = 0; detail == NULL && i < n; i++)
+				if (nulls[i] ||
+					strcmp(TextDatumGetCString(elems[i]), trigger->tgargs[i]) != 0)
+					detail = "Its arguments differ from those the registration of its table installs.";
+		}
+	}
+	SPI_finish();
+	if (detail != NULL)
+		not_registered(trigger, rel, kind, detail);
+}
+
+/* UPDATE OF names the key and creation columns, as _sync() writes it. */
+static void
+check_update_columns(TriggerInfo *info, Trigger *trigger, Relation rel)
+{
+	int			i;
+
+	if (trigger->tgnattr == 0)
+		return;
+	for (i = 0; i < trigger->tgnattr; i++)
+		if (trigger->tgattr[i] != info->key && trigger->tgattr[i] != info->created)
+			break;
+	if (i < trigger->tgnattr ||
+		trigger->tgnattr != (info->created != InvalidAttrNumber ? 2 : 1))
+		not_registered(trigger, rel, KIND_SUBJECT,
+					   "Its columns differ from those registration installs.");
+}
+
+/*
+ * The parsed configuration of the trigger being fired, checked to be one
+ * that registration installed.
+ */
 static TriggerInfo *
 trigger_info(TriggerData *trigdata, TriggerKind kind)
 {
 	Trigger    *trigger = trigdata->tg_trigger;
+	Relation	rel = trigdata->tg_relation;
 	TriggerInfo *info;
 	bool		found;
 	MemoryContext old;
@@ -663,21 +868,29 @@ trigger_info(TriggerData *trigdata, TriggerKind kind)
 	 */
 	while (!info->valid)
 	{
+		Oid			tgoid = info->tgoid;
+
 		trigger_relcache_forget(info);
+		/* every parse starts from nothing: no count or column carries over */
+		memset(info, 0, sizeof(TriggerInfo));
+		info->tgoid = tgoid;
 		info->mcxt = AllocSetContextCreate(CacheMemoryContext,
 										   "pericles_rgpd trigger",
 										   ALLOCSET_SMALL_SIZES);
-		info->relid = RelationGetRelid(trigdata->tg_relation);
+		info->relid = RelationGetRelid(rel);
 		info->kind = kind;
 		info->filling = true;
-		info->stale = false;
 		old = MemoryContextSwitchTo(info->mcxt);
 		PG_TRY();
 		{
+			check_registered(trigger, rel, kind);
 			if (kind == KIND_LINK)
-				parse_link_args(info, trigger, trigdata->tg_relation);
+				parse_link_args(info, trigger, rel);
 			else
-				parse_subject_args(info, trigger, trigdata->tg_relation);
+			{
+				parse_subject_args(info, trigger, rel);
+				check_update_columns(info, trigger, rel);
+			}
 		}
 		PG_CATCH();
 		{
@@ -1316,6 +1529,22 @@ check_trigger_protocol(FunctionCallInfo fcinfo, const char *name,
 }
 
 /*
+ * A trigger created without the transition tables it reads.  Registration
+ * never creates one (and check_registered() refuses them first).
+ */
+static void
+missing_transition_table(TriggerData *trigdata, const char *function,
+						 const char *which)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("trigger \"%s\" on table \"%s\" has no %s TABLE for function %s",
+					trigdata->tg_trigger->tgname,
+					RelationGetRelationName(trigdata->tg_relation), which, function),
+			 errhint("Triggers of pericles_rgpd are created by rgpd.register_subject() and rgpd.register_link().")));
+}
+
+/*
  * rgpd.link_trigger(): AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT
  * with transition tables, and AFTER TRUNCATE.
  */
@@ -1362,7 +1591,7 @@ rgpd_link_trigger(PG_FUNCTION_ARGS)
 		if (TRIGGER_FIRED_BY_INSERT(ev))
 		{
 			if (trigdata->tg_newtable == NULL)
-				elog(ERROR, "rgpd.link_trigger(): INSERT trigger without NEW TABLE");
+				missing_transition_table(trigdata, "rgpd.link_trigger()", "NEW");
 			reader_open(&newr, trigdata->tg_newtable, desc);
 			while (reader_next(&newr))
 				collect_new_row(newr.slot, ls, &raise);
@@ -1371,7 +1600,7 @@ rgpd_link_trigger(PG_FUNCTION_ARGS)
 		else if (TRIGGER_FIRED_BY_DELETE(ev))
 		{
 			if (trigdata->tg_oldtable == NULL)
-				elog(ERROR, "rgpd.link_trigger(): DELETE trigger without OLD TABLE");
+				missing_transition_table(trigdata, "rgpd.link_trigger()", "OLD");
 			reader_open(&oldr, trigdata->tg_oldtable, desc);
 			while (reader_next(&oldr))
 				collect_old_row(oldr.slot, ls, &lower);
@@ -1383,7 +1612,7 @@ rgpd_link_trigger(PG_FUNCTION_ARGS)
 						more_new;
 
 			if (trigdata->tg_oldtable == NULL || trigdata->tg_newtable == NULL)
-				elog(ERROR, "rgpd.link_trigger(): UPDATE trigger without OLD and NEW TABLE");
+				missing_transition_table(trigdata, "rgpd.link_trigger()", "OLD and NEW");
 
 			/*
 			 * Old and new rows are stored in the same order, one pair per
@@ -1605,7 +1834,7 @@ rgpd_subject_trigger(PG_FUNCTION_ARGS)
 		int64	   *keys;
 
 		if (trigdata->tg_newtable == NULL)
-			elog(ERROR, "rgpd.subject_trigger(): INSERT trigger without NEW TABLE");
+			missing_transition_table(trigdata, "rgpd.subject_trigger()", "NEW");
 		keys = transition_keys(trigdata->tg_newtable,
 							   RelationGetDescr(trigdata->tg_relation), info, &n);
 		n = rgpd_sort_unique_int64(keys, n);
