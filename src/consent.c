@@ -181,8 +181,8 @@ rgpd_check_event_time(Datum at, const char *what)
 	if (t > GetCurrentTimestamp() + RGPD_MAX_CLOCK_SKEW)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("time of %s is in the future: %s", what, timestamptz_to_str(t)),
-				 errdetail("At most one hour ahead of the server's clock is accepted."),
+				 errmsg("time of %s is more than one hour ahead of the server's clock", what),
+				 errdetail("It is %s.", timestamptz_to_str(t)),
 				 errhint("Give the time the person answered, or leave it out for now().")));
 }
 
