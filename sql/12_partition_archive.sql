@@ -34,6 +34,17 @@ INSERT INTO clients VALUES (1, 'Active Anne', '2024-01-01'), (2, 'Archived Alain
 -- a partition alone cannot be registered
 SELECT try($$SELECT rgpd.register_subject('parts.clients_a', created_column => 'created')$$);
 SELECT rgpd.register_subject('parts.clients', created_column => 'created', personal_columns => '{name}');
+-- a partition owned by another role is not the table owner's to protect
+CREATE TABLE shared (id integer PRIMARY KEY, created date NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE shared_1 PARTITION OF shared FOR VALUES FROM (1) TO (100);
+\c - postgres
+ALTER TABLE parts.shared_1 OWNER TO regress_agent;
+\c - regress_owner
+SET client_min_messages = warning;
+SET search_path = parts, public;
+SELECT try($$SELECT rgpd.register_subject('parts.shared', created_column => 'created')$$);
+SELECT count(*) AS registered FROM rgpd.subjects WHERE subject = 'parts.shared'::regclass;
+DROP TABLE shared;
 
 -- created after registration
 CREATE TABLE clients_c PARTITION OF clients FOR VALUES FROM (200) TO (300);

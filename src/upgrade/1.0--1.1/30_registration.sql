@@ -66,6 +66,18 @@ BEGIN
                   DETAIL = 'A query on the partitioned table would show the archive of a partition registered alone.',
                   HINT = format('Register the partitioned table %s; its partitions follow.', pg_partition_root(tbl));
     END IF;
+    -- every partition gets the restricted archive, as the table's owner
+    SELECT CAST(t.relid AS regclass) AS rel, pg_get_userbyid(k.relowner) AS owner INTO c
+      FROM pg_partition_tree(tbl) AS t JOIN pg_class AS k ON k.oid = t.relid
+     WHERE what = 'subject' AND t.relid <> tbl AND NOT rgpd._owns(t.relid)
+     ORDER BY t.level, t.relid LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'partition % of table % is owned by another role', c.rel, tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The restricted archive is put on every partition, as the owner of the table.',
+                  HINT = format('ALTER TABLE %s OWNER TO %I;', c.rel,
+                                (SELECT pg_get_userbyid(k.relowner) FROM pg_class AS k WHERE k.oid = tbl));
+    END IF;
 END
 $$;
 -- 1.1: a NULL among the personal columns is reported as such.
