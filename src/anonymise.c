@@ -368,6 +368,7 @@ rgpd_forget(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(0);
 	id = PG_GETARG_INT64(1);
 	reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	rgpd_check_text_length(reason, "reason of a request to be forgotten");
 
 	rgpd_require_manager("forget");
 	if (SPI_connect() != SPI_OK_CONNECT)

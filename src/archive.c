@@ -519,6 +519,8 @@ rgpd_optin(PG_FUNCTION_ARGS)
 	id = PG_GETARG_INT64(1);
 	origin = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	at = PG_GETARG_DATUM(3);
+	rgpd_check_text_length(origin, "origin of an opt-in");
+	rgpd_check_event_time(at, "an opt-in");
 	if (origin[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

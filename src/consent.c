@@ -22,11 +22,13 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "pericles_rgpd.h"
 
@@ -37,6 +39,9 @@ PG_FUNCTION_INFO_V1(rgpd_withdraw_objection);
 PG_FUNCTION_INFO_V1(rgpd_set_provenance);
 PG_FUNCTION_INFO_V1(rgpd_recipients);
 PG_FUNCTION_INFO_V1(rgpd_journal_campaign);
+PG_FUNCTION_INFO_V1(rgpd_create_campaign);
+PG_FUNCTION_INFO_V1(rgpd_alter_campaign);
+PG_FUNCTION_INFO_V1(rgpd_delete_campaign);
 
 typedef struct Campaign
 {
@@ -144,11 +149,59 @@ nonempty_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 
+	rgpd_check_text_length(s, name);
 	if (s[strspn(s, " \t\r\n")] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", name)));
 	return s;
+}
+
+/* ---- bounds on what callers store ---- */
+
+/*
+ * The time a person gave an answer (an opt-in, a consent) is stored and
+ * compared with later answers: the latest one wins, and an opt-in counts as
+ * a contact.  A time at infinity, or far in the future, would win against
+ * every later answer (a consent dated 9999 overriding each withdrawal) or
+ * keep a record out of the archive for ever; so it must be finite and at
+ * most RGPD_MAX_CLOCK_SKEW (one hour) ahead of the server's clock, which
+ * leaves room for the clock of the application that saw the answer.
+ */
+void
+rgpd_check_event_time(Datum at, const char *what)
+{
+	TimestampTz t = DatumGetTimestampTz(at);
+
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("time of %s must be finite, not %s", what, timestamptz_to_str(t)),
+				 errhint("Give the time the person answered, or leave it out for now().")));
+	if (t > GetCurrentTimestamp() + RGPD_MAX_CLOCK_SKEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("time of %s is more than one hour ahead of the server's clock", what),
+				 errdetail("It is %s.", timestamptz_to_str(t)),
+				 errhint("Give the time the person answered, or leave it out for now().")));
+}
+
+/*
+ * Text that is stored with the proof (origins, reasons, sources, labels)
+ * is bounded, so that one call cannot bloat the journal or the proof
+ * tables; the message does not repeat the value.
+ */
+void
+rgpd_check_text_length(const char *value, const char *what)
+{
+	int			len = pg_mbstrlen(value);
+
+	if (len > RGPD_MAX_TEXT)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long (%d characters)", what, len),
+				 errdetail("At most %d characters are stored.", RGPD_MAX_TEXT),
+				 errhint("Store a short reference (a file number, a URL) instead.")));
 }
 
 /*
@@ -180,6 +233,7 @@ rgpd_set_consent(PG_FUNCTION_ARGS)
 	value = PG_GETARG_BOOL(3);
 	origin = nonempty_arg(fcinfo, 4, "origin of a consent");
 	at = PG_GETARG_DATUM(5);
+	rgpd_check_event_time(at, "a consent");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
@@ -386,6 +440,7 @@ rgpd_set_provenance(PG_FUNCTION_ARGS)
 	id = PG_GETARG_INT64(1);
 	source = nonempty_arg(fcinfo, 2, "source");
 	basis = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	rgpd_check_text_length(basis, "legal basis");
 	for (p = basis; *p; p++)
 		if (*p == '_')
 			*p = ' ';
@@ -578,5 +633,92 @@ rgpd_journal_campaign(PG_FUNCTION_ARGS)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	rgpd_journal(action, InvalidOid, NULL, 0, NULL, detail);
 	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ---- campaigns ---- */
+
+/*
+ * rgpd.create_campaign(), rgpd.alter_campaign(), rgpd.delete_campaign():
+ * managers only.  rgpd.campaigns is written through them and nothing else,
+ * and each change is journaled: their checks, the write and the journal
+ * line are in the PL/pgSQL functions rgpd._create_campaign() and its
+ * siblings, which no one but the extension's owner may run.  These entry
+ * points check the caller's right, then run that function as the owner,
+ * with the caller's name first, as the actor of the journal line.  (A
+ * SECURITY DEFINER function could not tell who called it.)
+ */
+static Datum
+campaign_call(FunctionCallInfo fcinfo, const char *function, bool *isnull)
+{
+	Oid		   *ownargtypes;
+	int			nargs;
+	Oid		   *argtypes;
+	Datum	   *values;
+	char	   *nulls;
+	StringInfoData sql;
+	Datum		result;
+	int			i;
+	int			nest;
+
+	rgpd_require_manager("manage campaigns");
+	(void) get_func_signature(fcinfo->flinfo->fn_oid, &ownargtypes, &nargs);
+	argtypes = palloc(sizeof(Oid) * (nargs + 1));
+	values = palloc(sizeof(Datum) * (nargs + 1));
+	nulls = palloc(nargs + 2);
+	argtypes[0] = NAMEOID;
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(rgpd_current_user_name()));
+	nulls[0] = ' ';
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT rgpd.%s($1", function);
+	for (i = 0; i < nargs; i++)
+	{
+		argtypes[i + 1] = ownargtypes[i];
+		values[i + 1] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i + 1] = PG_ARGISNULL(i) ? 'n' : ' ';
+		appendStringInfo(&sql, ", $%d", i + 2);
+	}
+	nulls[nargs + 1] = '\0';
+	appendStringInfoChar(&sql, ')');
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	nest = rgpd_pin_search_path();
+	rgpd_execute(sql.data, nargs + 1, argtypes, values, nulls, rgpd_extension_owner(), false, 0);
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+	rgpd_unpin_search_path(nest);
+	SPI_finish();
+	return result;
+}
+
+/* rgpd.create_campaign(label, channel, mandatory, display_order): its id */
+Datum
+rgpd_create_campaign(PG_FUNCTION_ARGS)
+{
+	bool		isnull;
+	Datum		id = campaign_call(fcinfo, "_create_campaign", &isnull);
+
+	if (isnull)
+		elog(ERROR, "pericles_rgpd: rgpd._create_campaign() returned NULL");
+	PG_RETURN_DATUM(id);
+}
+
+/* rgpd.alter_campaign(label, new_label, channel, mandatory, state, display_order) */
+Datum
+rgpd_alter_campaign(PG_FUNCTION_ARGS)
+{
+	bool		isnull;
+
+	(void) campaign_call(fcinfo, "_alter_campaign", &isnull);
+	PG_RETURN_VOID();
+}
+
+/* rgpd.delete_campaign(label) */
+Datum
+rgpd_delete_campaign(PG_FUNCTION_ARGS)
+{
+	bool		isnull;
+
+	(void) campaign_call(fcinfo, "_delete_campaign", &isnull);
 	PG_RETURN_VOID();
 }

@@ -219,4 +219,16 @@ extern int64 rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action
 								const char *reason, bool force, bool sweep);
 extern int	rgpd_count_without_export(RgpdSubject *sub, int64 *ids, int n);
 
+/* ---- bounds on what callers store (consent.c) ---- */
+
+/*
+ * Event times (opt-ins, consents) must be finite and at most this far
+ * ahead of the server clock; stored text (origins, reasons, sources,
+ * labels) at most RGPD_MAX_TEXT characters long.
+ */
+#define RGPD_MAX_CLOCK_SKEW	((int64) 3600 * USECS_PER_SEC)	/* 1 hour */
+#define RGPD_MAX_TEXT		1000
+extern void rgpd_check_event_time(Datum at, const char *what);
+extern void rgpd_check_text_length(const char *value, const char *what);
+
 #endif							/* PERICLES_RGPD_H */

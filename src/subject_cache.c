@@ -27,6 +27,8 @@
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -479,13 +481,19 @@ rgpd_subject_plan(RgpdSubject *sub, SPIPlanPtr *slot, const char *what,
 /*
  * rgpd._invalidate(regclass): make every backend read the configuration of
  * this table again (at commit), after a configuration change that does not
- * re-create its triggers (a policy, an erasure method).
+ * re-create its triggers (a policy, an erasure method).  Its callers are
+ * the registration functions, run by the table's owner: nobody else may
+ * make every backend rebuild a table's cache.
  */
 Datum
 rgpd_invalidate(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s", rgpd_relname(relid))));
 	CacheInvalidateRelcacheByRelid(relid);
 	PG_RETURN_VOID();
 }
