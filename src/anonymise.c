@@ -302,6 +302,7 @@ rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
 				sub->owner, sub->relname, targets, ntargets, &counts);
 	erase_links(sub, InvalidOid, targets, ntargets, &counts);
 	rgpd_mark_links(sub, targets, ntargets, true);
+	rgpd_discard_link_values(sub, targets, ntargets);
 
 	/* stored exports hold personal data: they go too */
 	{

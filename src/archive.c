@@ -348,6 +348,7 @@ rgpd_unarchive_ids(RgpdSubject *sub, int64 *ids, int n, const char *reason)
 	int64	   *changed = change_status(sub, "unarchive", ids, n, &nchanged);
 
 	rgpd_mark_links(sub, changed, nchanged, false);
+	rgpd_restore_link_values(sub, changed, nchanged);
 	rgpd_journal("unarchive", sub->relid, changed, nchanged, NULL,
 				 rgpd_reason_detail(reason));
 }
@@ -375,6 +376,7 @@ rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n, const char *reason)
 	{
 		nchanged = rgpd_sort_unique_int64(changed, nchanged);
 		rgpd_mark_links(sub, changed, nchanged, false);
+		rgpd_restore_link_values(sub, changed, nchanged);
 		rgpd_journal("unarchive", sub->relid, changed, nchanged, NULL,
 					 rgpd_reason_detail(reason));
 	}
@@ -433,6 +435,7 @@ rgpd_archive(PG_FUNCTION_ARGS)
 	if (ntargets > 0)
 		changed = change_status(sub, "archive", targets, ntargets, &nchanged);
 	rgpd_mark_links(sub, changed, nchanged, true);
+	rgpd_archive_link_values(sub, changed, nchanged);
 	rgpd_journal("archive", relid, changed, nchanged, NULL, rgpd_reason_detail("manual"));
 	rgpd_unpin_search_path(nest);
 	SPI_finish();

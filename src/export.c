@@ -112,6 +112,27 @@ rgpd_export(PG_FUNCTION_ARGS)
 				 rgpd_extension_owner(), false, 0);
 	extras = single_jsonb(&isnull);
 
+	/*
+	 * An archived person's values on linked rows are held apart (see
+	 * archive_values.c): the export, which only a manager gets for an
+	 * archived record, gives them with the rows they belong to.
+	 */
+	if (strcmp(status, RGPD_ARCHIVED) == 0)
+	{
+		rgpd_execute("SELECT $3 OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
+					 "  'archived_linked_values', coalesce(pg_catalog.jsonb_agg("
+					 "     pg_catalog.jsonb_build_object('table', CAST(a.link AS pg_catalog.text),"
+					 "       'column', a.subject_column, 'key', a.row_key, 'values', a.vals)"
+					 "     ORDER BY CAST(a.link AS pg_catalog.text), a.subject_column, a.row_key),"
+					 "   '[]'::pg_catalog.jsonb))"
+					 "  FROM rgpd.archived_values AS a"
+					 " WHERE a.subject OPERATOR(pg_catalog.=) $1 AND a.subject_id OPERATOR(pg_catalog.=) $2",
+					 3, (Oid[]) {REGCLASSOID, INT8OID, JSONBOID},
+					 (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(id), extras}, NULL,
+					 rgpd_extension_owner(), false, 0);
+		extras = single_jsonb(&isnull);
+	}
+
 	argtypes[0] = INT8OID;
 	argtypes[1] = REGCLASSOID;
 	values[0] = Int64GetDatum(id);

@@ -213,6 +213,11 @@ extern void rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n,
 extern void rgpd_journal(const char *action, Oid subject, int64 *ids, int n,
 						 Jsonb **details, Jsonb *detail);
 
+/* ---- the restricted archive on linked rows (archive_values.c) ---- */
+extern void rgpd_archive_link_values(RgpdSubject *sub, int64 *ids, int n);
+extern void rgpd_restore_link_values(RgpdSubject *sub, int64 *ids, int n);
+extern void rgpd_discard_link_values(RgpdSubject *sub, int64 *ids, int n);
+
 /* ---- anonymise (anonymise.c) ---- */
 extern int64 rgpd_erase_on_arrival(RgpdSubject *sub, Oid link, int64 *ids, int n);
 extern int64 rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,

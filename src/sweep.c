@@ -68,6 +68,7 @@ archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
 	ndone = rgpd_sort_unique_int64(done, ndone);
 
 	rgpd_mark_links(sub, done, ndone, true);
+	rgpd_archive_link_values(sub, done, ndone);
 	initStringInfo(&detail);
 	appendStringInfo(&detail, "{\"reason\": \"sweep\", \"as_of\": \"%s\"}",
 					 DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(as_of))));
