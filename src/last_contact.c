@@ -1872,7 +1872,8 @@ rgpd_subject_trigger(PG_FUNCTION_ARGS)
 /*
  * rgpd.recompute(subject regclass) RETURNS bigint: repair every row whose
  * last_contact differs from a full recomputation; returns how many were
- * changed.  Owner of the table (or superuser) only.
+ * changed.  The owner of the table and managers; every row, archived
+ * ones included (it runs as the owner, row security not forced).
  */
 Datum
 rgpd_recompute(PG_FUNCTION_ARGS)
@@ -1881,11 +1882,12 @@ rgpd_recompute(PG_FUNCTION_ARGS)
 	RgpdSubject *sub;
 	int64		changed;
 
-	if (!pg_class_ownercheck(relid, GetUserId()))
+	if (!pg_class_ownercheck(relid, GetUserId()) && !rgpd_is_manager())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of table %s to recompute it",
-						get_rel_name(relid) ? get_rel_name(relid) : "?")));
+				 errmsg("permission denied to recompute table %s", rgpd_relname(relid)),
+				 errhint("Recomputing is for the owner of the table and members of %s.",
+						 RGPD_MANAGER)));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(relid, false);
