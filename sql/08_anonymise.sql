@@ -134,7 +134,8 @@ SELECT action, subject_id, detail - 'export_id' AS detail, detail ? 'export_id' 
   FROM rgpd.journal WHERE subject = 'anon.clients'::regclass AND subject_id = 3 ORDER BY id;
 
 -- after a restore: the rows come back from a backup taken before the
--- erasures; replaying the journal erases them again
+-- erasures; replaying the journal erases them again (client 2 only:
+-- client 3, still anonymised, is neither erased nor journaled again)
 CREATE TABLE backup_clients AS SELECT * FROM clients WHERE false;
 INSERT INTO backup_clients VALUES
     (2, 'Bernard', 'Jean', 'jean.bernard@example.fr', '06 22 22 22 22', '1980-02-02', NULL, 'chien', 'Hugo',

@@ -381,54 +381,12 @@ rgpd_forget(PG_FUNCTION_ARGS)
 
 /*
  * rgpd.replay_erasures(since): re-apply every anonymisation and forget
- * journaled since a time, whatever the rows now say (restored rows carry
- * the status they had in the backup).  Returns the number of subjects
- * erased again.
+ * journaled since a time to the subjects that are not anonymised now
+ * (erasure_log.c, beside the replay of an erasure log).  Returns the
+ * number of subjects erased again.
  */
 Datum
 rgpd_replay_erasures(PG_FUNCTION_ARGS)
 {
-	Datum		since = PG_GETARG_DATUM(0);
-	Oid			argtypes[1] = {TIMESTAMPTZOID};
-	Datum		values[1];
-	int64		total = 0;
-	int			nsubjects;
-	Oid		   *subjects;
-	ArrayType **idarrays;
-	uint64		i;
-
-	rgpd_require_manager("replay erasures");
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "pericles_rgpd: SPI_connect failed");
-
-	values[0] = since;
-	rgpd_execute("SELECT j.subject::pg_catalog.oid, pg_catalog.array_agg(DISTINCT j.subject_id)"
-				 "  FROM rgpd.journal AS j"
-				 " WHERE j.action OPERATOR(pg_catalog.=) ANY (ARRAY['anonymise', 'forget', 'replay'])"
-				 "   AND j.at OPERATOR(pg_catalog.>=) $1 AND j.subject_id IS NOT NULL"
-				 "   AND EXISTS (SELECT 1 FROM rgpd.subjects AS s WHERE s.subject OPERATOR(pg_catalog.=) j.subject)"
-				 " GROUP BY 1 ORDER BY 1",
-				 1, argtypes, values, NULL, rgpd_extension_owner(), false, 0);
-	nsubjects = (int) SPI_processed;
-	subjects = palloc(sizeof(Oid) * Max(nsubjects, 1));
-	idarrays = palloc(sizeof(ArrayType *) * Max(nsubjects, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		HeapTuple	tup = SPI_tuptable->vals[i];
-
-		subjects[i] = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		idarrays[i] = DatumGetArrayTypePCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-	}
-	SPI_freetuptable(SPI_tuptable);
-
-	for (i = 0; i < (uint64) nsubjects; i++)
-	{
-		int			n;
-		int64	   *ids = rgpd_array_to_int64(idarrays[i], &n);
-
-		total += rgpd_anonymise_ids(subjects[i], ids, n, "replay", "replay", true, false);
-	}
-	SPI_finish();
-	PG_RETURN_INT64(total);
+	PG_RETURN_INT64(rgpd_replay_journal(PG_GETARG_DATUM(0)));
 }

@@ -224,6 +224,9 @@ extern int64 rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action
 								const char *reason, bool force, bool sweep);
 extern int	rgpd_count_without_export(RgpdSubject *sub, int64 *ids, int n);
 
+/* ---- replay of erasures after a restore (erasure_log.c) ---- */
+extern int64 rgpd_replay_journal(Datum since);
+
 /* ---- bounds on what callers store (consent.c) ---- */
 
 /*
