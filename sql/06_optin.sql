@@ -1,7 +1,8 @@
 -- 06_optin: an opt-in reply is kept as proof, counts as a contact (verify
 -- includes it), brings the record and its linked rows out of the archive,
 -- and creates a recontact task for the record's negotiator — recorded by
--- the application's role, which cannot see the archived row.
+-- the application's own role (the tables' owner), which cannot see the
+-- archived row (FORCE ROW LEVEL SECURITY); an agent may not.
 \set VERBOSITY terse
 \setenv PGDATESTYLE 'ISO, YMD'
 \setenv PGTZ UTC
@@ -22,7 +23,14 @@ SELECT rgpd.register_link('optin.requests', 'optin.clients', '{client_id}', '{cr
 SELECT rgpd.archive('optin.clients', ARRAY[1, 2]::bigint[]) AS archived;
 GRANT SELECT, UPDATE ON optin.clients TO regress_agent, regress_manager;
 
+-- an agent cannot see the archived rows, and so cannot bring one back
+-- with an opt-in (rgpd.optin(token, …) is the way for replies that do not
+-- come through the application's own role)
 \c - regress_agent
+SET client_min_messages = warning;
+SELECT count(*) AS visible FROM optin.clients;
+SELECT try($$SELECT rgpd.optin('optin.clients', 1, 'reconsent-email-2024-06')$$);
+\c - regress_owner
 SET client_min_messages = warning;
 SELECT count(*) AS visible FROM optin.clients;
 -- the person clicked "yes, let's stay in touch" at 23:30 UTC: already

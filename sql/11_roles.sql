@@ -112,10 +112,14 @@ SELECT actor, action, subject_id FROM rgpd.journal
 SELECT try($$SELECT rgpd.set_policy('roles.clients', '1 year', '2 years')$$);
 SELECT try($$SELECT rgpd.unregister_subject('roles.clients', true)$$);
 
--- an archived person answers the re-consent e-mail: the application,
--- as the agent, records the opt-in, which brings the record back with a
--- recontact task for its negotiator; an anonymised person cannot opt in
+-- an archived person answers the re-consent e-mail: the application's
+-- own role (the tables' owner) records the opt-in, which brings the record
+-- back with a recontact task for its negotiator; an agent, who cannot see
+-- the archived record, may not; an anonymised person cannot opt in
 \c - regress_agent
+SET client_min_messages = warning;
+SELECT try($$SELECT rgpd.optin('roles.clients', 1, 'e-mail link', '2022-03-20 09:00+01')$$);
+\c - regress_owner
 SET client_min_messages = warning;
 SET search_path = roles, public;
 SET datestyle = 'ISO, YMD';

@@ -71,11 +71,13 @@ SELECT count(*) AS held FROM rgpd.archived_values;
 SELECT action, count FROM rgpd.sweep('2024-06-15', for_subject => 'larch.clients') ORDER BY 1;
 SELECT id, rgpd_status FROM larch.clients ORDER BY id;
 SELECT id, client1_name, client1_phone, client2_name FROM larch.offers ORDER BY id;
-\c - regress_agent
+\c - regress_owner
 SET client_min_messages = warning;
 SELECT rgpd.optin('larch.clients', 3, 'e-mail link') > 0 AS opted_in;
 SELECT id, client1_name, client1_phone FROM larch.offers WHERE id = 12;
--- a new contact brings Bernard back, with his values
+-- a new contact (an agent's) brings Bernard back, with his values
+\c - regress_agent
+SET client_min_messages = warning;
 INSERT INTO larch.notes VALUES (2, 'Bernard', CURRENT_DATE);
 SELECT id, client1_name, client2_name FROM larch.offers ORDER BY id;
 

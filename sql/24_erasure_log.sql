@@ -65,6 +65,8 @@ INSERT INTO offers (client1_id, client1_name, client2_id, client2_name, created)
 SELECT g, 'Nom' || g, g % 40 + 1, 'Nom' || (g % 40 + 1), '2019-01-01'
   FROM generate_series(1, 40) AS g;
 INSERT INTO attachments (client_id, filename) SELECT g, 'id-card-' || g || '.pdf' FROM generate_series(1, 40) AS g;
+-- a manager acts on the tables it may read
+GRANT SELECT ON clients, offers, attachments TO regress_manager;
 \c - postgres
 -- a fingerprint of the application's tables, whole rows, for comparing
 -- the original database with the restored copy

@@ -340,6 +340,7 @@ rgpd_anonymise(PG_FUNCTION_ARGS)
 	rgpd_require_manager("anonymise");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	rgpd_require_reads(rgpd_subject(relid, false), "anonymise");
 	done = rgpd_anonymise_ids(relid, ids, n, "anonymise", "manual", false, false);
 	SPI_finish();
 	PG_RETURN_INT64(done);
@@ -374,6 +375,7 @@ rgpd_forget(PG_FUNCTION_ARGS)
 	rgpd_require_manager("forget");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	rgpd_require_reads(rgpd_subject(relid, false), "forget");
 	done = rgpd_anonymise_ids(relid, &id, 1, "forget", reason, false, false);
 	SPI_finish();
 	PG_RETURN_INT64(done);

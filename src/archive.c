@@ -238,22 +238,30 @@ rgpd_read_subjects(RgpdSubject *sub, int64 *ids, int n, bool hide_archived,
 	SPI_freetuptable(SPI_tuptable);
 
 	/*
-	 * Where the archive is hidden, rows the caller may not see in the
-	 * table itself (its row-level security, the restricted archive) are
-	 * unknown to the caller.  (An opt-in is recorded for archived rows by
-	 * design: it is what brings them back.)
+	 * Rows the caller may not see in the table itself (its row-level
+	 * security, the restricted archive; for a write, the rows it may not
+	 * update) are unknown to the caller.  An opt-in, which is what brings
+	 * archived rows back, may name an archived row the caller cannot see
+	 * only if the caller holds the privileges of the table's owner (the
+	 * application's own role); an agent cannot un-archive that way.
 	 */
-	if (hide_archived && locked->n > 0 && !rgpd_caller_privileged())
+	if (locked->n > 0 && !rgpd_caller_privileged())
 	{
 		int64	   *visible = palloc(sizeof(int64) * locked->n);
 		int			nvisible;
-		int			j = 0;
+		int			j = 0,
+					v = 0;
+		bool		owner = !hide_archived && has_privs_of_role(GetUserId(), sub->owner);
 
 		memcpy(visible, locked->ids, sizeof(int64) * locked->n);
-		nvisible = rgpd_caller_visible(sub, visible, locked->n);
+		nvisible = rgpd_caller_visible(sub, visible, locked->n,
+									   RGPD_SEE_NAMED | (for_update ? RGPD_SEE_WRITE : 0));
 		for (i = 0; (int) i < locked->n; i++)
 		{
-			if (j >= nvisible || visible[j] != locked->ids[i])
+			while (v < nvisible && visible[v] < locked->ids[i])
+				v++;
+			if (!(v < nvisible && visible[v] == locked->ids[i]) &&
+				!(owner && strcmp(locked->status[i], RGPD_ARCHIVED) == 0))
 				continue;
 			locked->ids[j] = locked->ids[i];
 			locked->status[j] = locked->status[i];
@@ -409,11 +417,15 @@ rgpd_archive(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(relid, false);
-	if (!manager && !rgpd_may(relid, ACL_UPDATE))
+	rgpd_require_reads(sub, "archive");
+	/* archiving writes rgpd_status: UPDATE on it, not on any column */
+	if (!manager &&
+		pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK &&
+		pg_attribute_aclcheck(relid, sub->status_attno, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to archive rows of table %s", sub->relname),
-				 errhint("Archiving needs UPDATE on the table, or membership in %s.",
+				 errhint("Archiving needs UPDATE on the table (or on its column rgpd_status), or membership in %s.",
 						 RGPD_MANAGER)));
 	nest = rgpd_pin_search_path();
 	locked = rgpd_lock_subjects(sub, ids, n, !manager, false, (Datum) 0);
@@ -463,6 +475,7 @@ rgpd_unarchive(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(relid, false);
+	rgpd_require_reads(sub, "unarchive");
 	nest = rgpd_pin_search_path();
 	locked = rgpd_lock_subjects(sub, ids, n, false, false, (Datum) 0);
 	for (i = 0; i < locked->n; i++)

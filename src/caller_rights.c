@@ -9,10 +9,10 @@
  *	  rgpd_manager — see every row of the tables they hold SELECT on: they
  *	  never run another role's row-level security policies.  For anybody
  *	  else on whom row security is in force, PostgreSQL itself answers
- *	  which rows the caller may see: the keys are read back through the
- *	  gate as the caller, with the table's policies applied exactly as
- *	  when the caller reads the table (the restricted archive included),
- *	  inside a security-restricted operation.
+ *	  which rows the caller may see, by reading the keys back through the
+ *	  gate as the caller — but only where the caller would run that code
+ *	  anyway: a table it named in an action, or one whose owner it trusts
+ *	  (rgpd_caller_visible()).
  *
  * Copyright (c) 2026, The pericles_rgpd developers
  * Released under the PostgreSQL License (see LICENSE).
@@ -26,6 +26,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/varlena.h"
 #include "utils/rls.h"
 #include "utils/syscache.h"
 
@@ -59,6 +60,22 @@ rgpd_caller_reads(Oid relid, const char *key_column)
 }
 
 /*
+ * Refuse an action on rows of a table the caller may not read at all: a
+ * manager's right is over the archive, not over tables it was not granted.
+ */
+void
+rgpd_require_reads(RgpdSubject *sub, const char *action)
+{
+	if (!rgpd_caller_reads(sub->relid, sub->key_column))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s rows of table %s", action, sub->relname),
+				 errdetail("The caller may not read the table."),
+				 errhint("Ask its owner for SELECT on the table (or on its column %s).",
+						 quote_identifier(sub->key_column))));
+}
+
+/*
  * Refuse, with the table named, unless the caller may read every column of
  * it: what the extension returns from a table (an export) is whole rows.
  */
@@ -78,11 +95,69 @@ rgpd_caller_reads_all(Oid relid, const char *action)
 }
 
 /*
+ * Row-level security policies on the table other than pericles_rgpd's own
+ * restricted archive (whose code is the extension's, not the owner's)?
+ */
+bool
+rgpd_foreign_policies(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+
+	values[0] = ObjectIdGetDatum(relid);
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_policy AS p"
+							  " WHERE p.polrelid OPERATOR(pg_catalog.=) $1"
+							  "   AND p.polname OPERATOR(pg_catalog.<>) ALL"
+							  "       ('{rgpd_visible,rgpd_restricted_archive}'::pg_catalog.name[])",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pericles_rgpd: could not read pg_policy");
+	return SPI_processed > 0;
+}
+
+/*
+ * Does the caller accept to run the code of this table's owner, with its
+ * own rights, in a table it did not name?  Its own tables (it holds the
+ * owner's privileges), and the owners it lists in rgpd.trusted_owners.
+ */
+bool
+rgpd_caller_trusts(Oid relid)
+{
+	Oid			owner = rgpd_rel_owner(relid);
+	char	   *list;
+	List	   *names;
+	ListCell   *lc;
+
+	if (has_privs_of_role(GetUserId(), owner))
+		return true;
+	if (rgpd_trusted_owners == NULL || rgpd_trusted_owners[0] == '\0')
+		return false;
+	list = pstrdup(rgpd_trusted_owners);
+	if (!SplitIdentifierString(list, ',', &names))
+		return false;
+	foreach(lc, names)
+	{
+		if (get_role_oid((char *) lfirst(lc), true) == owner)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Keep, of the sorted keys ids[0..n), those the caller may see in the
- * subject table; returns how many (the array is filtered in place).
+ * subject table (RGPD_SEE_WRITE: may also update, as SELECT … FOR UPDATE
+ * would let it); returns how many (the array is filtered in place).
+ *
+ * Everybody needs SELECT on the table or its key column.  Privileged
+ * callers then see every row.  For anybody else on whom row security is
+ * in force, the keys are read back through the gate as the caller.  That
+ * runs the table's policies with the caller's rights, as PostgreSQL does
+ * when the caller reads the table: it is done for a table the caller named
+ * (RGPD_SEE_NAMED: an action on it) or whose owner it trusts; in a list
+ * over tables it did not name, a table with policies of another owner is
+ * left out, with a NOTICE, rather than run that owner's code as the caller.
  */
 int
-rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n)
+rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n, int flags)
 {
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1];
@@ -92,18 +167,31 @@ rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n)
 				j,
 				k;
 
-	if (n == 0 || rgpd_caller_privileged())
-		return n;
+	if (n == 0)
+		return 0;
 	if (!rgpd_caller_reads(sub->relid, sub->key_column))
 		return 0;
+	if (rgpd_caller_privileged())
+		return n;
 	if (check_enable_rls(sub->relid, InvalidOid, true) != RLS_ENABLED)
 		return n;
+	if (!(flags & RGPD_SEE_NAMED) && rgpd_foreign_policies(sub->relid) &&
+		!rgpd_caller_trusts(sub->relid))
+	{
+		ereport(NOTICE,
+				(errmsg("rows of table %s are left out: its row-level security policies are code of role \"%s\"",
+						sub->relname, GetUserNameFromId(sub->owner, false)),
+				 errhint("Name the table in an action, or trust its owner with SET rgpd.trusted_owners = '%s'.",
+						 quote_identifier(GetUserNameFromId(sub->owner, false)))));
+		return 0;
+	}
 
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
 	rgpd_gate_execute(NULL,
 					  psprintf("SELECT CAST(s.%1$s AS pg_catalog.int8) FROM %2$s AS s"
-							   " WHERE s.%1$s OPERATOR(pg_catalog.=) ANY ($1)",
-							   quote_identifier(sub->key_column), sub->relname),
+							   " WHERE s.%1$s OPERATOR(pg_catalog.=) ANY ($1)%3$s",
+							   quote_identifier(sub->key_column), sub->relname,
+							   (flags & RGPD_SEE_WRITE) ? " FOR UPDATE OF s" : ""),
 					  1, argtypes, values, NULL, InvalidOid, 0, 0);
 	seen = rgpd_spi_int64_column(&nseen);
 	nseen = rgpd_sort_unique_int64(seen, nseen);

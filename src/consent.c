@@ -530,7 +530,7 @@ put_visible_rows(ReturnSetInfo *rsinfo, RgpdSubject *sub)
 	for (i = 0; i < nrows; i++)
 		ids[i] = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &nulls[0]));
 	/* the rows come in key order */
-	nvisible = rgpd_caller_visible(sub, ids, (int) nrows);
+	nvisible = rgpd_caller_visible(sub, ids, (int) nrows, 0);
 	for (i = 0; i < nrows && k < nvisible; i++)
 	{
 		int			c;
@@ -544,6 +544,40 @@ put_visible_rows(ReturnSetInfo *rsinfo, RgpdSubject *sub)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
 	}
 	SPI_freetuptable(tuptable);
+}
+
+typedef struct RecipientsArgs
+{
+	Oid			relid;
+	Campaign   *campaign;
+	RgpdSubject *sub;
+	bool		fetched;
+} RecipientsArgs;
+
+/* The recipients of one table, as its owner (isolated by the caller). */
+static void
+recipients_fetch(void *arg)
+{
+	RecipientsArgs *a = (RecipientsArgs *) arg;
+	Oid			argtypes[2] = {REGCLASSOID, INT4OID};
+	Datum		values[2];
+	bool		isnull;
+	char	   *sql;
+
+	a->sub = rgpd_subject(a->relid, false);
+	if (!readable_contacts(a->sub, a->campaign->channel))
+		return;
+	values[0] = ObjectIdGetDatum(a->relid);
+	values[1] = Int32GetDatum(a->campaign->id);
+	/* generated as the extension's owner: the generator is internal */
+	rgpd_execute("SELECT rgpd._recipients_sql($1, $2)", 2, argtypes, values, NULL,
+				 rgpd_extension_owner(), false, 0);
+	sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return;					/* no contact column for this channel */
+	rgpd_execute(sql, 1, &argtypes[1], &values[1], NULL, a->sub->owner, false, 0);
+	a->fetched = true;
 }
 
 /*
@@ -586,27 +620,17 @@ rgpd_recipients(PG_FUNCTION_ARGS)
 
 	for (s = 0; s < nsubjects; s++)
 	{
-		RgpdSubject *sub = rgpd_subject(subjects[s], false);
-		Oid			argtypes[2] = {REGCLASSOID, INT4OID};
-		Datum		values[2];
-		bool		isnull;
-		char	   *sql;
+		RecipientsArgs a = {0};
 
-		values[0] = ObjectIdGetDatum(sub->relid);
-		values[1] = Int32GetDatum(c->id);
-		/* generated as the extension's owner: the generator is internal */
-		rgpd_execute("SELECT rgpd._recipients_sql($1, $2)", 2, argtypes, values, NULL,
-					 rgpd_extension_owner(), false, 0);
-		sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (isnull)
-			continue;			/* no contact column for this channel */
 		/* only the tables whose keys and addresses the caller may read */
-		if (!readable_contacts(sub, c->channel))
+		if (!rgpd_caller_reads_subject(subjects[s]))
 			continue;
-
-		rgpd_execute(sql, 1, &argtypes[1], &values[1], NULL, sub->owner, false, 0);
-		put_visible_rows(rsinfo, sub);
+		a.relid = subjects[s];
+		a.campaign = c;
+		/* a table that fails does not stop the list of the others */
+		if (rgpd_isolated(recipients_fetch, &a, a.relid, "the recipients of a campaign") == NULL &&
+			a.fetched)
+			put_visible_rows(rsinfo, a.sub);
 	}
 	rgpd_unpin_search_path(nest);
 	SPI_finish();

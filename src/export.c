@@ -113,6 +113,25 @@ rgpd_export(PG_FUNCTION_ARGS)
 	extras = single_jsonb(&isnull);
 
 	/*
+	 * Sections the caller may not read in the extension's own tables are
+	 * left out, and named: the journal is for managers; opt-ins, consents,
+	 * objections and provenance for managers and the table's owner.
+	 */
+	if (!manager)
+	{
+		bool		owner = has_privs_of_role(GetUserId(), sub->owner);
+		const char *omitted = owner ? "{journal}" :
+			"{journal,optins,consents,objections,provenance}";
+
+		rgpd_execute("SELECT ($1 OPERATOR(pg_catalog.-) $2::pg_catalog.text[])"
+					 "       OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('omitted_sections', $2::pg_catalog.text[])",
+					 2, (Oid[]) {JSONBOID, TEXTOID},
+					 (Datum[]) {extras, CStringGetTextDatum(omitted)}, NULL,
+					 InvalidOid, false, 0);
+		extras = single_jsonb(&isnull);
+	}
+
+	/*
 	 * An archived person's values on linked rows are held apart (see
 	 * archive_values.c): the export, which only a manager gets for an
 	 * archived record, gives them with the rows they belong to.

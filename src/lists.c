@@ -158,7 +158,7 @@ rgpd_due(PG_FUNCTION_ARGS)
 		ids[i] = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &isnull));
 	}
 	qsort(ids, nrows, sizeof(int64), cmp_int64_key);
-	nvisible = rgpd_caller_visible(a.sub, ids, (int) nrows);
+	nvisible = rgpd_caller_visible(a.sub, ids, (int) nrows, 0);
 
 	for (i = 0; i < nrows; i++)
 	{
@@ -278,7 +278,7 @@ rgpd_verify(PG_FUNCTION_ARGS)
 		ids[i] = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull));
 	}
 	qsort(ids, nrows, sizeof(int64), cmp_int64_key);
-	nvisible = all ? (int) nrows : rgpd_caller_visible(sub, ids, (int) nrows);
+	nvisible = all ? (int) nrows : rgpd_caller_visible(sub, ids, (int) nrows, RGPD_SEE_NAMED);
 
 	for (i = 0; i < nrows; i++)
 	{
@@ -320,7 +320,7 @@ rgpd_is_excluded(PG_FUNCTION_ARGS)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(relid, false);
 	if (rgpd_caller_reads(relid, sub->key_column) &&
-		rgpd_caller_visible(sub, &id, 1) == 1)
+		rgpd_caller_visible(sub, &id, 1, RGPD_SEE_NAMED) == 1)
 	{
 		values[0] = Int64GetDatum(id);
 		rgpd_execute(rgpd_generated_sql(relid, "is_excluded", InvalidOid, NULL),

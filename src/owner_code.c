@@ -241,9 +241,11 @@ rgpd_isolated(void (*fn) (void *arg), void *arg, Oid relid, const char *what)
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
 
-		/* a cancel or a shutdown is not the table's fault: stop */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		/*
+		 * A real cancel or timeout (raised by ProcessInterrupts, not by the
+		 * table's code with the same SQLSTATE) stops everything.
+		 */
+		if (edata->funcname && strcmp(edata->funcname, "ProcessInterrupts") == 0)
 			ReThrowError(edata);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
@@ -254,72 +256,4 @@ rgpd_isolated(void (*fn) (void *arg), void *arg, Oid relid, const char *what)
 	}
 	PG_END_TRY();
 	return edata;
-}
-
-/* ---- the gate from SQL: registration's reads and writes as the owner ---- */
-
-PG_FUNCTION_INFO_V1(rgpd_query_as_owner);
-PG_FUNCTION_INFO_V1(rgpd_exec_as_owner);
-
-/*
- * The owner of tbl, provided the caller holds that owner's privileges:
- * running as the owner then gives the caller nothing it did not have, and
- * takes from a superuser who registers someone else's table the rights
- * that the table's code must not get.
- */
-static Oid
-owner_for_caller(Oid relid)
-{
-	Oid			owner = rgpd_rel_owner(relid);
-
-	if (!has_privs_of_role(GetUserId(), owner))
-		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(relid)),
-					   get_rel_name(relid));
-	return owner;
-}
-
-/*
- * rgpd._query_as_owner(tbl regclass, query text) RETURNS boolean: the
- * first column of the first row of a query, run through the gate as the
- * owner of tbl (the caller must hold the owner's privileges).  Used where
- * registration evaluates the table's own expressions (CHECK constraints).
- */
-Datum
-rgpd_query_as_owner(PG_FUNCTION_ARGS)
-{
-	Oid			owner = owner_for_caller(PG_GETARG_OID(0));
-	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	bool		isnull = true;
-	Datum		result = (Datum) 0;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "pericles_rgpd: SPI_connect failed");
-	rgpd_execute(query, 0, NULL, NULL, NULL, owner, false, 1);
-	if (SPI_processed >= 1 && SPI_tuptable->tupdesc->natts >= 1 &&
-		SPI_gettypeid(SPI_tuptable->tupdesc, 1) == BOOLOID)
-		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	SPI_finish();
-	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(result);
-}
-
-/*
- * rgpd._exec_as_owner(tbl regclass, statement text) RETURNS bigint: run a
- * statement of the extension's own through the gate as the owner of tbl,
- * marked as the extension's write; returns the rows it processed.
- */
-Datum
-rgpd_exec_as_owner(PG_FUNCTION_ARGS)
-{
-	Oid			owner = owner_for_caller(PG_GETARG_OID(0));
-	char	   *statement = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	int64		processed;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "pericles_rgpd: SPI_connect failed");
-	rgpd_execute(statement, 0, NULL, NULL, NULL, owner, true, 0);
-	processed = (int64) SPI_processed;
-	SPI_finish();
-	PG_RETURN_INT64(processed);
 }

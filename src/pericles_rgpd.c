@@ -45,6 +45,7 @@ bool		rgpd_auto_anonymise = false;
 bool		rgpd_require_export = false;
 char	   *rgpd_mask_text = NULL;
 char	   *rgpd_export_ttl = NULL;
+char	   *rgpd_trusted_owners = NULL;
 
 static bool check_export_ttl(char **newval, void **extra pg_attribute_unused(),
 							 GucSource source pg_attribute_unused());
@@ -96,6 +97,16 @@ _PG_init(void)
 							   PGC_SUSET,
 							   0,
 							   check_export_ttl, NULL, NULL);
+
+	DefineCustomStringVariable("rgpd.trusted_owners",
+							   "Roles whose row-level security policies the lists may run with your rights.",
+							   "A list over tables you did not name leaves out a table whose policies are "
+							   "code of another role, unless that role is listed here.",
+							   &rgpd_trusted_owners,
+							   "",
+							   PGC_USERSET,
+							   GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("rgpd");
 

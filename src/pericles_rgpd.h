@@ -37,6 +37,7 @@ extern bool rgpd_auto_anonymise;
 extern bool rgpd_require_export;
 extern char *rgpd_mask_text;
 extern char *rgpd_export_ttl;
+extern char *rgpd_trusted_owners;
 
 /* ---- the gate for code a table owner controls (owner_code.c) ---- */
 
@@ -153,8 +154,14 @@ extern void rgpd_cache_forget_plan_later(SPIPlanPtr plan);
 /* ---- what the caller may read (caller_rights.c) ---- */
 extern bool rgpd_caller_reads(Oid relid, const char *key_column);
 extern bool rgpd_caller_reads_subject(Oid relid);
+extern void rgpd_require_reads(RgpdSubject *sub, const char *action);
 extern void rgpd_caller_reads_all(Oid relid, const char *action);
-extern int	rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n);
+/* Flags of rgpd_caller_visible(). */
+#define RGPD_SEE_NAMED	0x01	/* the caller named the table (an action) */
+#define RGPD_SEE_WRITE	0x02	/* rows the caller may also update */
+extern int	rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n, int flags);
+extern bool rgpd_foreign_policies(Oid relid);
+extern bool rgpd_caller_trusts(Oid relid);
 
 /* invalidation of the link-trigger cache (last_contact.c) */
 extern void rgpd_link_cache_invalidate(Oid relid);

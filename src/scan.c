@@ -60,6 +60,25 @@ count_policies(Oid relid, int64 *all, int64 *foreign)
 	*foreign = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 }
 
+typedef struct CountArgs
+{
+	char	   *sql;
+	Datum		needles;
+	Oid			role;
+	int			flags;
+} CountArgs;
+
+static void
+count_fetch(void *arg)
+{
+	CountArgs  *a = (CountArgs *) arg;
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1];
+
+	values[0] = a->needles;
+	rgpd_gate_execute(NULL, a->sql, 1, argtypes, values, NULL, a->role, a->flags, 1);
+}
+
 /*
  * rgpd._count_matches(tbl regclass, col name, needles text[]) RETURNS
  * bigint: rows of tbl whose column col contains one of the needles
@@ -73,8 +92,7 @@ rgpd_count_matches(PG_FUNCTION_ARGS)
 	char	   *col = NameStr(*PG_GETARG_NAME(1));
 	Datum		needles = PG_GETARG_DATUM(2);
 	AttrNumber	attnum = get_attnum(relid, col);
-	Oid			argtypes[1] = {TEXTARRAYOID};
-	Datum		values[1];
+	CountArgs	a;
 	Oid			role = InvalidOid;
 	int			flags = 0;
 	const char *filter = "";
@@ -108,32 +126,44 @@ rgpd_count_matches(PG_FUNCTION_ARGS)
 			SPI_finish();
 			PG_RETURN_INT64(0);
 		}
-		if (foreign == 0)
+		if (foreign == 0 && get_attnum(relid, "rgpd_status") != InvalidAttrNumber)
 		{
+			/* pericles_rgpd's restricted archive alone: what it lets the caller see */
 			role = rgpd_rel_owner(relid);
 			flags = RGPD_GATE_NOFORCE_RLS;
 			if (!rgpd_is_manager())
 				filter = " AND t.rgpd_status OPERATOR(pg_catalog.<>) 'archived'::rgpd.status";
 		}
-		else if (rgpd_caller_privileged())
+		else if (rgpd_caller_privileged() || !rgpd_caller_trusts(relid))
 		{
+			/*
+			 * The owner's own policies: a privileged caller never runs them,
+			 * an ordinary one only for owners it trusts.
+			 */
 			ereport(NOTICE,
-					(errmsg("table %s was not searched: its row-level security policies are its owner's code",
-							rgpd_relname(relid)),
-					 errhint("Its owner can run rgpd.scan() on it.")));
+					(errmsg("table %s was not searched: its row-level security policies are code of role \"%s\"",
+							rgpd_relname(relid), GetUserNameFromId(rgpd_rel_owner(relid), false)),
+					 errhint("Its owner can run rgpd.scan() on it%s.",
+							 rgpd_caller_privileged() ? "" : ", or you can trust it in rgpd.trusted_owners")));
 			SPI_finish();
 			PG_RETURN_NULL();
 		}
 	}
 
-	values[0] = needles;
-	rgpd_gate_execute(NULL,
-					  psprintf("SELECT pg_catalog.count(*) FROM %s AS t"
-							   " WHERE EXISTS (SELECT 1 FROM pg_catalog.unnest($1) AS v(v)"
-							   "  WHERE pg_catalog.strpos(pg_catalog.lower(CAST(t.%s AS pg_catalog.text)), v.v)"
-							   "        OPERATOR(pg_catalog.>) 0)%s",
-							   rgpd_relname(relid), quote_identifier(col), filter),
-					  1, argtypes, values, NULL, role, flags, 1);
+	a.sql = psprintf("SELECT pg_catalog.count(*) FROM %s AS t"
+					 " WHERE EXISTS (SELECT 1 FROM pg_catalog.unnest($1) AS v(v)"
+					 "  WHERE pg_catalog.strpos(pg_catalog.lower(CAST(t.%s AS pg_catalog.text)), v.v)"
+					 "        OPERATOR(pg_catalog.>) 0)%s",
+					 rgpd_relname(relid), quote_identifier(col), filter);
+	a.needles = needles;
+	a.role = role;
+	a.flags = flags;
+	/* one table that fails does not stop the scan of the others */
+	if (rgpd_isolated(count_fetch, &a, relid, "rgpd.scan()") != NULL)
+	{
+		SPI_finish();
+		PG_RETURN_NULL();
+	}
 	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	PG_RETURN_INT64(count);
@@ -160,7 +190,7 @@ rgpd_personal_values(PG_FUNCTION_ARGS)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(relid, false);
 	if (!rgpd_caller_reads(relid, sub->key_column) ||
-		rgpd_caller_visible(sub, &visible, 1) == 0)
+		rgpd_caller_visible(sub, &visible, 1, RGPD_SEE_NAMED) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("table %s has no row with %s = " INT64_FORMAT,

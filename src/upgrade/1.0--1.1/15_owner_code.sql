@@ -8,14 +8,12 @@
  * functions, is validated all the same by a trigger.
  * ------------------------------------------------------------------ */
 
-CREATE FUNCTION rgpd._query_as_owner(tbl regclass, query text) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'rgpd_query_as_owner' LANGUAGE C STRICT;
-COMMENT ON FUNCTION rgpd._query_as_owner(regclass, text) IS
-    'Runs a query as the owner of a table, in a security-restricted operation (caller must hold the owner''s privileges)';
-CREATE FUNCTION rgpd._exec_as_owner(tbl regclass, statement text) RETURNS bigint
-    AS 'MODULE_PATHNAME', 'rgpd_exec_as_owner' LANGUAGE C STRICT;
-COMMENT ON FUNCTION rgpd._exec_as_owner(regclass, text) IS
-    'Runs a statement of the extension as the owner of a table, in a security-restricted operation';
+CREATE FUNCTION rgpd._check_accepts(tbl regclass, col name, conname name, sample text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'rgpd_check_accepts' LANGUAGE C;
+COMMENT ON FUNCTION rgpd._check_accepts(regclass, name, name, text) IS
+    'Whether a CHECK constraint accepts the value an erasure method writes, evaluated as the table''s owner';
+CREATE FUNCTION rgpd._mark_link_rows(link regclass, subject regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'rgpd_mark_link_rows' LANGUAGE C STRICT;
 
 CREATE FUNCTION rgpd._count_matches(tbl regclass, col name, needles text[]) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rgpd_count_matches' LANGUAGE C STABLE STRICT;
@@ -31,7 +29,6 @@ DECLARE
     sample text;
     uniq boolean;
     con record;
-    cols text;
     ok boolean;
 BEGIN
     SELECT at.attnum, at.attnotnull, at.atttypid, format_type(at.atttypid, at.atttypmod) AS typ,
@@ -85,19 +82,11 @@ BEGIN
         WHEN 'pseudonym' THEN coalesce(current_setting('rgpd.mask_text', true), 'XXXXX') || '_1'
         WHEN 'empty' THEN CASE WHEN a.cat = 'A' OR a.atttypid IN ('json'::regtype, 'jsonb'::regtype) THEN '{}' ELSE '' END
     END;
-    FOR con IN SELECT c.conname, pg_get_expr(c.conbin, c.conrelid) AS expr
+    FOR con IN SELECT c.conname
                  FROM pg_constraint AS c
                 WHERE c.conrelid = tbl AND c.contype = 'c' AND a.attnum = ANY (c.conkey) LOOP
-        SELECT string_agg(CASE WHEN at.attnum = a.attnum
-                               THEN format('CAST(%L AS %s) AS %I', sample, format_type(at.atttypid, at.atttypmod), at.attname)
-                               ELSE format('CAST(NULL AS %s) AS %I', format_type(at.atttypid, at.atttypmod), at.attname) END,
-                          ', ' ORDER BY at.attnum)
-          INTO cols
-          FROM pg_attribute AS at
-         WHERE at.attrelid = tbl AND at.attnum > 0 AND NOT at.attisdropped;
         -- the constraint is the table owner's code: evaluated as the owner
-        ok := rgpd._query_as_owner(tbl, format('SELECT (%s) IS NOT FALSE FROM (SELECT %s) AS t',
-                                               con.expr, cols));
+        ok := rgpd._check_accepts(tbl, col, con.conname, sample);
         IF NOT ok THEN
             RAISE EXCEPTION 'erasure method % of column "%" would violate check constraint "%" of table %',
                             method, col, con.conname, tbl
@@ -177,15 +166,37 @@ BEGIN
 END
 $$;
 
--- Predicates are validated and normalized on every write of the
--- configuration, whoever writes it and however: a table's owner may UPDATE
--- its own rows of rgpd.policies and rgpd.links, and such a write must not
--- bring in what rgpd.set_policy() or rgpd.register_link() would refuse.
+-- Configuration is validated on every write, whoever writes it and
+-- however: a table's owner may write its own rows of rgpd.subjects,
+-- rgpd.links, rgpd.policies and rgpd.erasures, and such a write must not
+-- bring in what the registration functions would refuse (predicates are
+-- normalized; tables and columns checked).
 CREATE FUNCTION rgpd._validate_config() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    c name;
 BEGIN
+    IF TG_TABLE_NAME = 'subjects' THEN
+        -- what rgpd.register_subject() would refuse: a temporary table (its
+        -- row would be left behind for everyone), the extension's tables,
+        -- columns that do not exist
+        PERFORM rgpd._require_registrable(NEW.subject, 'subject');
+        PERFORM rgpd._require_column(NEW.subject, NEW.key_column, 'key');
+        FOREACH c IN ARRAY ARRAY[NEW.created_column, NEW.negotiator_column, NEW.email_column, NEW.mobile_column]
+                             || NEW.personal_columns LOOP
+            IF c IS NOT NULL THEN
+                PERFORM rgpd._require_column(NEW.subject, c, 'registered');
+            END IF;
+        END LOOP;
+        PERFORM rgpd._invalidate(NEW.subject);
+        RETURN NEW;
+    ELSIF TG_TABLE_NAME = 'erasures' THEN
+        PERFORM rgpd._require_registrable(NEW.tbl, 'link');
+        PERFORM rgpd._require_column(NEW.tbl, NEW.col, 'erased');
+        RETURN NEW;
+    END IF;
     IF TG_TABLE_NAME = 'policies' THEN
         IF NEW.applies_when IS NOT NULL THEN
             NEW.applies_when := rgpd._normalize_predicate(NEW.subject, NEW.applies_when);
@@ -204,4 +215,8 @@ $$;
 CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON rgpd.policies
     FOR EACH ROW EXECUTE FUNCTION rgpd._validate_config();
 CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON rgpd.links
+    FOR EACH ROW EXECUTE FUNCTION rgpd._validate_config();
+CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON rgpd.subjects
+    FOR EACH ROW EXECUTE FUNCTION rgpd._validate_config();
+CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON rgpd.erasures
     FOR EACH ROW EXECUTE FUNCTION rgpd._validate_config();

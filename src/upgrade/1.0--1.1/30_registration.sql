@@ -601,14 +601,7 @@ BEGIN
     IF archive_with_subject THEN
         -- a write on the link table fires its owner's triggers: through the
         -- gate, as that owner, never as the (super)user registering it
-        PERFORM rgpd._exec_as_owner(p_link, format(
-            'UPDATE %s AS l SET rgpd_archived = true WHERE NOT l.rgpd_archived AND (%s)'
-            ' AND NOT EXISTS (SELECT 1 FROM %s AS s WHERE (%s) AND s.rgpd_status = %L)',
-            p_link,
-            (SELECT string_agg(format('l.%I IS NOT NULL', x), ' OR ') FROM unnest(subject_columns) AS x),
-            p_subject,
-            (SELECT string_agg(format('s.%I = l.%I', s.key_column, x), ' OR ') FROM unnest(subject_columns) AS x),
-            'active'));
+        PERFORM rgpd._mark_link_rows(p_link, p_subject);
     END IF;
     PERFORM rgpd.recompute(p_subject);
 END
