@@ -444,11 +444,15 @@ rgpd_archive(PG_FUNCTION_ARGS)
 		else
 			targets[ntargets++] = locked->ids[i];
 	}
+	/* nothing to archive (no ids, or all archived already): nothing journaled */
 	if (ntargets > 0)
 		changed = change_status(sub, "archive", targets, ntargets, &nchanged);
-	rgpd_mark_links(sub, changed, nchanged, true);
-	rgpd_archive_link_values(sub, changed, nchanged);
-	rgpd_journal("archive", relid, changed, nchanged, NULL, rgpd_reason_detail("manual"));
+	if (nchanged > 0)
+	{
+		rgpd_mark_links(sub, changed, nchanged, true);
+		rgpd_archive_link_values(sub, changed, nchanged);
+		rgpd_journal("archive", relid, changed, nchanged, NULL, rgpd_reason_detail("manual"));
+	}
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
 	PG_RETURN_INT64(nchanged);

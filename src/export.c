@@ -51,6 +51,25 @@ single_jsonb(bool *isnull)
 	return d;
 }
 
+/*
+ * Run one of the subject's export statements ($1: the id) as the reader.
+ * The subject's saved plans are prepared for the engine's context (owner,
+ * row security not forced), which is a privileged reader's; anybody else
+ * runs the statement afresh under its own row security, since for the
+ * owner a saved plan cannot tell the two apart (rgpd_gate_prepare()).
+ */
+static void
+export_query(RgpdSubject *sub, SPIPlanPtr *slot, const char *what, Oid *argtypes,
+			 Datum *values, Oid reader, int flags)
+{
+	if (reader == sub->owner && flags == RGPD_GATE_NOFORCE_RLS)
+		rgpd_gate_execute(rgpd_subject_plan(sub, slot, what, 1, argtypes, 0),
+						  NULL, 0, NULL, values, NULL, reader, flags, 0);
+	else
+		rgpd_gate_execute(NULL, rgpd_generated_sql(sub->relid, what, InvalidOid, NULL),
+						  1, argtypes, values, NULL, reader, flags, 0);
+}
+
 Datum
 rgpd_export(PG_FUNCTION_ARGS)
 {
@@ -85,9 +104,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 
 	/* the record */
 	values[0] = Int64GetDatum(id);
-	rgpd_gate_execute(rgpd_subject_plan(sub, &sub->export_record, "export_record",
-										1, argtypes, 0),
-					  NULL, 0, NULL, values, NULL, reader, flags, 0);
+	export_query(sub, &sub->export_record, "export_record", argtypes, values, reader, flags);
 	if (SPI_processed == 1)
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	record = single_jsonb(&isnull);
@@ -98,9 +115,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 						sub->relname, quote_identifier(sub->key_column), id)));
 
 	/* every linked row, by table and by the column that links it */
-	rgpd_gate_execute(rgpd_subject_plan(sub, &sub->export_links, "export_links",
-										1, argtypes, 0),
-					  NULL, 0, NULL, values, NULL, reader, flags, 0);
+	export_query(sub, &sub->export_links, "export_links", argtypes, values, reader, flags);
 	links = single_jsonb(&isnull);
 
 	/* what pericles_rgpd itself holds: opt-ins, consents, journal… */

@@ -28,6 +28,11 @@
  *	  the subject row; a lower takes FOR UPDATE before it recomputes with a
  *	  fresh snapshot.  A lower therefore waits for every transaction that
  *	  added a contact it cannot see yet, and no added date is lost.
+ *	  FOR KEY SHARE does not wait for the sweep, whose archiving UPDATE
+ *	  changes no key: a raise may read a subject as active and find it
+ *	  archived when its write has waited for the sweep to commit.  So the
+ *	  decision to un-archive is taken on the status of the row version
+ *	  written, never on one read before the write waited.
  *
  * Copyright (c) 2026, The pericles_rgpd developers
  * Released under the PostgreSQL License (see LICENSE).
@@ -1098,11 +1103,14 @@ insert_index_entries(Relation rel, TupleTableSlot *slot)
  * Give one subject a newer contact without the executor (direct_write
  * subjects only): the same conditions as rgpd._sql 'raise_one', checked on
  * the version written; a concurrent update is followed as the executor
- * follows it in READ COMMITTED.  Returns true if the row was written.
+ * follows it in READ COMMITTED.  Returns true if the row was written, and
+ * then in *written_status the status of the version written, which may
+ * not be the one read before waiting (the sweep archives under a lock
+ * that FOR KEY SHARE does not wait for).
  */
 static bool
 write_contact(Relation rel, RgpdSubject *sub, TupleTableSlot *slot, Snapshot snapshot,
-			  DateADT date)
+			  DateADT date, Oid *written_status)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *newslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
@@ -1144,6 +1152,7 @@ write_contact(Relation rel, RgpdSubject *sub, TupleTableSlot *slot, Snapshot sna
 		{
 			if (update_indexes)
 				insert_index_entries(rel, newslot);
+			*written_status = status;
 			written = true;
 			break;
 		}
@@ -1226,9 +1235,21 @@ raise_each_direct(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
 		else if (c[k].has_date && (isnull || DatumGetDateADT(d) < c[k].date))
 		{
 			bool		written;
+			bool		archived = false;
 
+			/*
+			 * Decide on the status of the row written, not of the one read:
+			 * a sweep that archived it meanwhile was waited for by the write
+			 * only, and its archive must be undone.
+			 */
 			if (sub->direct_write)
-				written = write_contact(rel, sub, slot, snapshot, c[k].date);
+			{
+				Oid			written_status;
+
+				written = write_contact(rel, sub, slot, snapshot, c[k].date,
+										&written_status);
+				archived = written && written_status == sub->status_archived;
+			}
 			else
 			{
 				Oid			argtypes[2] = {INT8OID, DATEOID};
@@ -1240,9 +1261,12 @@ raise_each_direct(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
 													argtypes, CURSOR_OPT_GENERIC_PLAN),
 								  values, NULL, sub->owner, true, 1);
 				written = SPI_processed == 1;
+				archived = written &&
+					strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						   RGPD_ARCHIVED) == 0;
 				SPI_freetuptable(SPI_tuptable);
 			}
-			if (written && status == sub->status_archived)
+			if (archived)
 				out->unarchive[out->nunarch++] = id;
 		}
 		ExecClearTuple(slot);
@@ -1305,6 +1329,7 @@ raise_each(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
 							  values, NULL, sub->owner, true, 1);
 			if (SPI_processed == 1)
 			{
+				/* the status of the row written, not of the one locked */
 				if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
 						   RGPD_ARCHIVED) == 0)
 					out->unarchive[out->nunarch++] = c[k].id;
@@ -1331,8 +1356,9 @@ raise_each(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)
 /*
  * Many subjects: one statement for the whole set, planned for its actual
  * size.  rgpd._sql 'raise' locks every subject FOR KEY SHARE, writes those
- * that get a newer date, and returns the ones not active; when foreign
- * keys already hold every subject, 'raise_locked' only writes.
+ * that get a newer date, and returns the ones not active (the status of
+ * the row written, for those written); when foreign keys already hold
+ * every subject, 'raise_locked' only writes.
  */
 static void
 raise_set(RgpdSubject *sub, RgpdContact *c, int n, RaiseOutcome *out)

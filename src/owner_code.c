@@ -191,6 +191,53 @@ rgpd_gate_execute(SPIPlanPtr plan, const char *sql, int nargs, Oid *argtypes,
 	return ret;
 }
 
+/*
+ * Prepare and keep a plan in the very context the gate will run it in:
+ * as `role`, security-restricted, search_path pinned, and with the
+ * role's FORCE ROW LEVEL SECURITY lifted when the flags say so.  The
+ * plan cache re-analyses a saved statement when the role, row_security
+ * or search_path differ from those it was analysed under, but it does not
+ * know SECURITY_NOFORCE_RLS: a statement the table's owner prepared
+ * outside the gate would keep the owner's forced policies (the restricted
+ * archive) when the gate runs it as that same owner with them lifted.
+ * A plan prepared here must only be run with the same flags.
+ */
+SPIPlanPtr
+rgpd_gate_prepare(const char *sql, int nargs, Oid *argtypes, int cursor_options,
+				  Oid role, int flags)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			sec_context;
+	int			guc_level;
+	SPIPlanPtr volatile plan = NULL;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	sec_context = save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+		SECURITY_RESTRICTED_OPERATION;
+	if (flags & RGPD_GATE_NOFORCE_RLS)
+		sec_context |= SECURITY_NOFORCE_RLS;
+
+	guc_level = NewGUCNestLevel();
+	if (namespace_search_path == NULL ||
+		strcmp(namespace_search_path, PINNED_SEARCH_PATH) != 0)
+		(void) set_config_option("search_path", PINNED_SEARCH_PATH,
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	SetUserIdAndSecContext(OidIsValid(role) ? role : save_userid, sec_context);
+	PG_TRY();
+	{
+		plan = rgpd_prepare(sql, nargs, argtypes, cursor_options);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	AtEOXact_GUC(false, guc_level);
+	return plan;
+}
+
 int
 rgpd_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 				  Oid role, bool internal, long tcount)

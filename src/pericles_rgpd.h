@@ -68,6 +68,9 @@ extern int	rgpd_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 extern int	rgpd_execute(const char *sql, int nargs, Oid *argtypes,
 						 Datum *values, const char *nulls,
 						 Oid role, bool internal, long tcount);
+/* Prepare and keep a plan in the context the gate runs it in. */
+extern SPIPlanPtr rgpd_gate_prepare(const char *sql, int nargs, Oid *argtypes,
+									int cursor_options, Oid role, int flags);
 
 /* Run fn(arg) in a subtransaction; an error becomes a WARNING (returned). */
 extern ErrorData *rgpd_isolated(void (*fn) (void *arg), void *arg, Oid relid,

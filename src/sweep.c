@@ -10,7 +10,10 @@
  *	  through the index on rgpd_contact_floor, so the work grows with what
  *	  is due and not with the table.  The archiving UPDATE checks again,
  *	  on the row it writes, that the subject is still active and still due:
- *	  an opt-in or a new contact that commits while the sweep runs wins.
+ *	  an opt-in or a new contact written before it reaches the row wins.
+ *	  Its lock does not conflict with a contact's FOR KEY SHARE: a contact
+ *	  that writes the row after it waits for the sweep to commit, finds the
+ *	  row archived and brings it back (last_contact.c).
  *
  * Copyright (c) 2026, The pericles_rgpd developers
  * Released under the PostgreSQL License (see LICENSE).
