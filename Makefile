@@ -6,6 +6,10 @@
 #                   (pg_regress, isolation, pgTAP) on a throwaway cluster
 #   make demo       same set-up, then the demo agency walk-through
 #   make bench      the benchmarks in bench/ (never part of make test)
+#   make installcheck  every suite against the installed extension and an
+#                   existing server (PGHOST, PGPORT, PGUSER: a superuser)
+#
+# Packagers: make WERROR=   builds without -Werror (warnings stay warnings).
 
 EXTENSION   = pericles_rgpd
 MODULE_big  = pericles_rgpd
@@ -26,14 +30,17 @@ PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
 
 # The server headers are not -Wextra clean (unused parameters in static
 # inline functions), so they are included as system headers; our own code
-# is compiled with -Wall -Wextra -Werror.
+# is compiled with -Wall -Wextra -Werror (WERROR= to build without it).
+WERROR     ?= -Werror
 ifneq ($(wildcard $(PG_CONFIG)),)
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) -Isrc
-PG_CFLAGS   = -Wall -Wextra -Werror
+PG_CFLAGS   = -Wall -Wextra $(WERROR)
+# installcheck is ours (below), not PGXS's single pg_regress run
+NO_INSTALLCHECK = 1
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 else
-all install installcheck:
+all install:
 	@echo "PostgreSQL 15 development files are missing: run 'make deps' (or 'make test', which runs it)." >&2
 	@exit 1
 endif
@@ -48,22 +55,36 @@ pericles_rgpd--1.0--1.1.sql: $(sort $(wildcard src/upgrade/1.0--1.1/*.sql))
 pericles_rgpd--1.1.sql: pericles_rgpd--1.0.sql pericles_rgpd--1.0--1.1.sql
 	{ cat pericles_rgpd--1.0.sql; grep -v '^\\echo Use "ALTER EXTENSION' pericles_rgpd--1.0--1.1.sql; } > $@
 
-.PHONY: deps test demo bench
+.PHONY: deps test demo bench announce-install
+
+# make test, demo and bench install into the system's PostgreSQL: say where
+announce-install:
+	@echo "Installing pericles_rgpd into PostgreSQL's directories: $$($(PG_CONFIG) --pkglibdir) (library), $$($(PG_CONFIG) --sharedir)/extension (scripts)"
 
 deps:
 	@test/deps.sh
 
 test: deps
 	@$(MAKE) --no-print-directory -s all
+	@$(MAKE) --no-print-directory -s announce-install
 	@$(MAKE) --no-print-directory -s install >/dev/null
 	@test/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory -s all
+	@$(MAKE) --no-print-directory -s announce-install
 	@$(MAKE) --no-print-directory -s install >/dev/null
 	@demo/run.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory -s all
+	@$(MAKE) --no-print-directory -s announce-install
 	@$(MAKE) --no-print-directory -s install >/dev/null
 	@bench/run.sh
+
+# installcheck: PGXS's convention — the installed extension, an existing
+# server.  Our suites need more than pg_regress's one database (roles,
+# pg_cron, an isolation schedule, pgTAP), so test/installcheck.sh runs
+# them; see the README for the roles and authentication it needs.
+installcheck:
+	@test/installcheck.sh

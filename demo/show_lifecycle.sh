@@ -15,11 +15,23 @@ echo "A list as CSV, with COPY (first lines):"
 as manager_lea -c "COPY (SELECT id, last_contact, due_on, policy FROM rgpd.pending_archive ORDER BY due_on, id) TO STDOUT WITH CSV HEADER" | awk 'NR <= 4'
 
 say "The monthly sweep (pg_cron job, run as a non-superuser manager role)"
-as postgres -c "CREATE ROLE rgpd_sweeper LOGIN" -c "GRANT rgpd_manager TO rgpd_sweeper" \
-	-c "SELECT rgpd.schedule_sweep() AS jobid" \
-	-c "SELECT jobname, schedule, command, username FROM cron.job"
-echo "Running it now (a dry run first: it changes nothing and counts the same):"
-as rgpd_sweeper -c "SELECT * FROM rgpd.sweep(dry_run => true)" -c "SELECT * FROM rgpd.sweep()"
+as postgres -c "CREATE ROLE rgpd_sweeper LOGIN" -c "GRANT rgpd_manager TO rgpd_sweeper"
+echo "A dry run first: it changes nothing and counts what the sweep will do:"
+as rgpd_sweeper -c "SELECT * FROM rgpd.sweep(dry_run => true)"
+echo "For the demo the job runs every minute; waiting for pg_cron's real run (at most 70 s):"
+as postgres -c "SELECT rgpd.schedule_sweep('* * * * *') AS jobid" \
+	-c "SELECT jobname, schedule, command, database, username FROM cron.job"
+for _ in $(seq 1 35); do
+	[ -n "$(as postgres -At -c "SELECT 1 FROM cron.job_run_details WHERE status IN ('succeeded', 'failed')")" ] && break
+	sleep 2
+done
+as postgres -c "SELECT j.jobname, d.status, d.return_message, d.start_time::time(0) AS started,
+                       d.end_time - d.start_time AS took
+                  FROM cron.job_run_details AS d JOIN cron.job AS j USING (jobid) ORDER BY d.runid"
+as manager_lea -c "SELECT actor, action, subject, count(*) AS journal_lines, min(at)::time(0) AS at
+                    FROM rgpd.journal WHERE actor = 'rgpd_sweeper' GROUP BY 1, 2, 3 ORDER BY 5, 2"
+echo "Back to the monthly schedule (the 1st at 03:00):"
+as postgres -c "SELECT rgpd.schedule_sweep() AS jobid" -c "SELECT jobname, schedule FROM cron.job"
 as manager_lea -c "SELECT * FROM rgpd.dashboard()"
 
 ARCHIVED=$(as manager_lea -At -c "SELECT id FROM agency.clients WHERE rgpd_status = 'archived' ORDER BY id LIMIT 1")

@@ -35,7 +35,8 @@ SET rgpd.mask_text = '';
 -- table owners themselves, as ri_triggers.c does)
 SELECT p.oid::regprocedure AS security_definer, p.proconfig
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname = 'rgpd' AND p.prosecdef;
+ WHERE n.nspname = 'rgpd' AND p.prosecdef
+ ORDER BY p.oid::regprocedure::text;
 -- and every function of the extension pins it, except the SQL ones that
 -- must stay inlinable (their bodies are schema-qualified)
 SELECT p.oid::regprocedure AS unpinned

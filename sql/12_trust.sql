@@ -202,12 +202,18 @@ SELECT rgpd.archive('trust.clients', 1) AS archived;
 SELECT count(*) AS visible_to_owner FROM trust.clients;
 SELECT count(*) AS differences FROM rgpd.verify('trust.clients');
 
--- 8. one tenant breaks nobody else: a registered table whose owner
--- removed a column the engine needs is skipped, with a WARNING and a
+-- 8. one tenant breaks nobody else: a registered table that lost a
+-- column the engine needs is skipped, with a WARNING and a
 -- journal line; the others are swept; lists answer for everybody
 \c - regress_tenant
 SET client_min_messages = warning;
+-- (1.1: the owner may no longer drop it, see 25_migrations; a superuser
+-- with event triggers off still can)
+SELECT try($$ALTER TABLE tenant.people DROP COLUMN rgpd_contact_floor CASCADE$$);
+\c - postgres
+SET session_replication_role = replica;
 ALTER TABLE tenant.people DROP COLUMN rgpd_contact_floor CASCADE;
+RESET session_replication_role;
 \c - regress_manager
 SET client_min_messages = warning;
 SELECT action, subject, count FROM rgpd.sweep('2024-06-15')

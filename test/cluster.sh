@@ -3,9 +3,14 @@
 # Sourced by test/run.sh, demo/run.sh and bench/run.sh.  The cluster runs as
 # the postgres OS user (PostgreSQL refuses root) in a fresh temporary
 # directory, listens only on a Unix socket in that directory, and preloads
-# pg_cron.  cluster_start sets PGHOST, PGPORT, PGUSER and CLUSTER_DIR;
+# pg_cron, which runs its jobs in background workers (no connection to make).
+# cluster_start sets PGHOST, PGPORT, PGUSER and CLUSTER_DIR;
 # cluster_stop stops the server and removes the directory, and is installed
 # as an EXIT trap so that it runs whatever happens.
+#
+# With RGPD_EXISTING_SERVER=1 (make installcheck) no cluster is made: the
+# server PGHOST, PGPORT and PGUSER reach is used, CLUSTER_DIR is only a
+# work directory, and cluster_stop drops the suites' databases.
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PGXS_SRC=${PGXS_SRC:-$(cd "$(dirname "$("$PGBIN/pg_config" --pgxs)")/.." && pwd)}
@@ -27,6 +32,10 @@ pg_sql() {
 
 cluster_start() {
 	local extra_conf=${1:-}
+	if [ -n "${RGPD_EXISTING_SERVER:-}" ]; then
+		existing_server_start
+		return
+	fi
 	CLUSTER_DIR=$(mktemp -d /tmp/pericles_rgpd.XXXXXX)
 	chmod 755 "$CLUSTER_DIR"
 	if [ "$(id -u)" -eq 0 ]; then
@@ -46,6 +55,8 @@ unix_socket_directories = '$CLUSTER_DIR'
 port = $PGPORT
 shared_preload_libraries = 'pg_cron'
 cron.database_name = '${CRON_DB:-rgpd_regress}'
+cron.use_background_workers = on
+max_worker_processes = 16
 fsync = off
 synchronous_commit = off
 full_page_writes = off
@@ -54,6 +65,10 @@ max_prepared_transactions = 10
 lc_messages = 'C'
 $extra_conf
 EOF
+	# roles the check of rgpd.schedule_sweep() is tested with (sql/07_schedule)
+	as_pg sed -i '/^# TYPE/a\
+local all regress_cron_reject reject\
+local all regress_cron_password scram-sha-256' "$CLUSTER_DIR/data/pg_hba.conf"
 	as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" \
 		-w -t 60 start >/dev/null || {
 		cat "$CLUSTER_DIR/server.log" >&2
@@ -63,6 +78,10 @@ EOF
 
 cluster_stop() {
 	[ -n "${CLUSTER_DIR:-}" ] || return 0
+	if [ -n "${RGPD_EXISTING_SERVER:-}" ]; then
+		existing_server_stop
+		return
+	fi
 	if [ -f "$CLUSTER_DIR/data/postmaster.pid" ]; then
 		as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
 	fi
@@ -71,5 +90,37 @@ cluster_stop() {
 	else
 		rm -rf "$CLUSTER_DIR"
 	fi
+	CLUSTER_DIR=
+}
+
+# The suites' databases on an existing server: refused if any exists (they
+# would be someone else's), dropped at the end.
+RGPD_SUITE_DBS="rgpd_regress rgpd_isolation rgpd_tap rgpd_upgrade rgpd_catalog_10 rgpd_catalog_11 rgpd_sched2 rgpd_cronrun"
+
+existing_server_start() {
+	local db
+	CLUSTER_DIR=$(mktemp -d /tmp/pericles_rgpd.XXXXXX)
+	chmod 755 "$CLUSTER_DIR"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$CLUSTER_DIR"
+	export PGHOST=${PGHOST:-/var/run/postgresql} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+	trap cluster_stop EXIT
+	if [ "$(pg_sql -At -d postgres -c "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")" != t ]; then
+		echo "make installcheck needs a superuser connection (PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER)" >&2
+		return 1
+	fi
+	for db in $RGPD_SUITE_DBS; do
+		if [ "$(pg_sql -At -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = '$db'")" != 0 ]; then
+			echo "database $db already exists on the server: drop it (or use another server) first" >&2
+			return 1
+		fi
+	done
+}
+
+existing_server_stop() {
+	local db
+	for db in $RGPD_SUITE_DBS; do
+		pg_sql -d postgres -c "DROP DATABASE IF EXISTS $db" 2>/dev/null || true
+	done
+	[ -n "${KEEP_CLUSTER:-}" ] && echo "work directory kept in $CLUSTER_DIR" >&2 || rm -rf "$CLUSTER_DIR"
 	CLUSTER_DIR=
 }

@@ -101,4 +101,52 @@ if [ -n "$tap_files" ]; then
 	echo "  $(grep -cE '^ok [0-9]+' "$work/pgtap.log" || true) assertions passed in $(echo "$tap_files" | wc -l) files"
 fi
 
+# scheduled_sweep: one real run of the sweep by pg_cron.  A database other
+# than cron.database_name schedules its sweep every minute (so the job is
+# written through rgpd.schedule_sweep()'s background worker), then at most
+# 75 s are waited for pg_cron's report of the run; it must say 'succeeded',
+# and the database's journal must show the sweep, run by rgpd_sweeper, that
+# archived the one overdue client.  Three assertions; skipped, with the
+# reason, on a server whose pg_cron does not use this suite's database.
+scheduled_sweep() {
+	local cron_db db=rgpd_cronrun job=rgpd-monthly-sweep-rgpd_cronrun status="" i ok
+	echo "== scheduled sweep (pg_cron, one real run)"
+	cron_db=$(pg_sql -At -d postgres -c "SELECT current_setting('cron.database_name', true)")
+	if [ "$cron_db" != rgpd_regress ]; then
+		echo "  skipped: pg_cron is not loaded with cron.database_name = 'rgpd_regress' (it is '${cron_db}')"
+		return 0
+	fi
+	pg_sql -d rgpd_regress -c "CREATE EXTENSION IF NOT EXISTS pg_cron" &&
+	pg_sql -d postgres -c "CREATE DATABASE $db" &&
+	pg_sql -d $db -c "SET client_min_messages = warning" \
+		-c "CREATE EXTENSION pericles_rgpd" \
+		-c "CREATE ROLE rgpd_sweeper LOGIN" -c "GRANT rgpd_manager TO rgpd_sweeper" \
+		-c "CREATE TABLE clients (id bigint PRIMARY KEY, created date)" \
+		-c "SELECT rgpd.register_subject('clients', created_column => 'created')" \
+		-c "INSERT INTO clients VALUES (1, current_date - 3650), (2, current_date)" \
+		-c "SELECT rgpd.schedule_sweep('* * * * *')" >/dev/null || {
+		failed=$((failed + 3))
+		pg_sql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "DROP ROLE IF EXISTS rgpd_sweeper"
+		return 0
+	}
+	for i in $(seq 1 38); do
+		status=$(pg_sql -At -d rgpd_regress -c "SELECT d.status FROM cron.job_run_details AS d
+			JOIN cron.job AS j USING (jobid) WHERE j.jobname = '$job'
+			AND d.status IN ('succeeded', 'failed') ORDER BY d.runid DESC LIMIT 1")
+		[ -n "$status" ] && break
+		sleep 2
+	done
+	sweep_ok() { if [ "$1" = t ]; then passed=$((passed + 1)); echo "  ok: $2"; else failed=$((failed + 1)); echo "  FAILED: $2" >&2; fi; }
+	sweep_ok "$([ "$status" = succeeded ] && echo t)" "pg_cron ran job $job: '${status:-no run within 76 s}'"
+	[ "$status" = succeeded ] || pg_sql -d rgpd_regress -c "SELECT status, return_message FROM cron.job_run_details" >&2
+	sweep_ok "$(pg_sql -At -d $db -c "SELECT count(*) >= 1 FROM rgpd.journal WHERE action = 'sweep' AND actor = 'rgpd_sweeper'")" \
+		"the journal of $db has the sweep line, by rgpd_sweeper"
+	sweep_ok "$(pg_sql -At -d $db -c "SELECT array_agg(rgpd_status::text ORDER BY id) = '{archived,active}' FROM clients")" \
+		"the sweep archived the overdue client only"
+	pg_sql -d $db -c "SELECT rgpd.unschedule_sweep()" >/dev/null
+	pg_sql -d postgres -c "DROP DATABASE $db" -c "DROP ROLE rgpd_sweeper" >/dev/null
+	pg_sql -d rgpd_regress -c "DROP EXTENSION pg_cron"
+}
+scheduled_sweep
+
 finish
