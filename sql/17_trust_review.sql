@@ -116,8 +116,26 @@ SET client_min_messages = warning;
 SELECT try($$SELECT rgpd.anonymise('bait.people', 1)$$);
 SELECT try($$SELECT rgpd.unarchive('bait.people', 1)$$);
 
+-- F7: dropping a registered table re-creates the triggers of its
+-- registered links only, not of every table with a trigger of that name
+\c - regress_tenant2
+SET client_min_messages = warning;
+CREATE TABLE bait.notes (id int);
+CREATE FUNCTION bait.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER rgpd_link_insert AFTER INSERT ON bait.notes FOR EACH ROW EXECUTE FUNCTION bait.noop();
+\c - regress_owner
+SET client_min_messages = warning;
+CREATE TABLE rev.gone (id bigint PRIMARY KEY, created date NOT NULL);
+SELECT rgpd.register_subject('rev.gone', created_column => 'created');
+DROP TABLE rev.gone;
+SELECT count(*) AS tenant_trigger_left FROM pg_trigger
+ WHERE tgrelid = 'bait.notes'::regclass AND tgname = 'rgpd_link_insert';
+
+-- DROP EXTENSION would leave the archive of registered tables open:
+-- refused while tables are registered
 \c - postgres
 SET client_min_messages = warning;
+SELECT try($$DROP EXTENSION pericles_rgpd CASCADE$$);
 DROP SCHEMA bait CASCADE;
 DROP SCHEMA rev CASCADE;
 DROP ROLE regress_tenant2;

@@ -220,3 +220,11 @@ CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON rgpd.subjects
     FOR EACH ROW EXECUTE FUNCTION rgpd._validate_config();
 CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON rgpd.erasures
     FOR EACH ROW EXECUTE FUNCTION rgpd._validate_config();
+
+-- DROP EXTENSION pericles_rgpd while tables are registered would leave
+-- their archived rows readable by everyone: refused (src/registration.c).
+CREATE FUNCTION rgpd._guard_drop_extension() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'rgpd_guard_drop_extension' LANGUAGE C;
+REVOKE ALL ON FUNCTION rgpd._guard_drop_extension() FROM PUBLIC;
+CREATE EVENT TRIGGER rgpd_guard_drop_extension ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION') EXECUTE FUNCTION rgpd._guard_drop_extension();

@@ -300,6 +300,7 @@ DECLARE
     dropped oid[];
     col record;
     l regclass;
+    resync regclass[];
 BEGIN
     SELECT array_agg(d.objid) INTO dropped
       FROM pg_event_trigger_dropped_objects() AS d
@@ -324,6 +325,12 @@ BEGIN
     IF dropped IS NULL THEN
         RETURN;
     END IF;
+    -- the registered links that stay but lose a dropped subject: only their
+    -- triggers are re-created (this runs as the extension's owner, and
+    -- must not lock every table that has a trigger of that name)
+    SELECT array_agg(DISTINCT x.link) INTO resync
+      FROM rgpd.links AS x
+     WHERE x.subject::oid = ANY (dropped) AND NOT x.link::oid = ANY (dropped);
     DELETE FROM rgpd.links AS x WHERE x.subject::oid = ANY (dropped) OR x.link::oid = ANY (dropped);
     DELETE FROM rgpd.policies AS p WHERE p.subject::oid = ANY (dropped);
     DELETE FROM rgpd.erasures AS e WHERE e.tbl::oid = ANY (dropped);
@@ -338,8 +345,7 @@ BEGIN
     DELETE FROM rgpd.provenance AS p WHERE p.subject::oid = ANY (dropped);
     DELETE FROM rgpd.recontact_tasks AS t WHERE t.subject::oid = ANY (dropped);
     -- link tables that remain lose the triggers of the dropped subjects
-    FOR l IN SELECT c.oid::regclass FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
-              WHERE t.tgname = 'rgpd_link_insert' AND NOT c.oid = ANY (dropped) LOOP
+    FOREACH l IN ARRAY coalesce(resync, '{}') LOOP
         PERFORM rgpd._sync_link(l);
     END LOOP;
 END
