@@ -10,10 +10,27 @@
  *	  A batch is erased set-wise: one UPDATE of the subject table, then per
  *	  linked table one UPDATE (the personal columns belonging to the
  *	  subject column that points at an erased subject) and, for links whose
- *	  rows go with the subject, one DELETE.  Writers of the linked tables
- *	  are held off while it runs (SHARE lock), so that a row inserted
- *	  concurrently is either erased here or arrives after, to find the
- *	  subject anonymised.
+ *	  rows go with the subject, one DELETE.
+ *
+ *	  Locks.  Erasure takes no table lock beyond what its statements take
+ *	  (ROW EXCLUSIVE).  It first locks the subject rows FOR UPDATE, in key
+ *	  order, then writes.  That row lock is what keeps new personal data
+ *	  out: every writer of a linked row that points at a subject holds the
+ *	  subject row FOR KEY SHARE until it commits (the foreign key's check
+ *	  takes it; without a foreign key the link trigger does, see
+ *	  last_contact.c), and FOR UPDATE conflicts with it.  So a linked row
+ *	  written concurrently was either committed before the subject was
+ *	  locked, and is erased here (each statement reads under a fresh
+ *	  snapshot in READ COMMITTED), or its writer waits for this erasure,
+ *	  finds the subject anonymised and erases it on arrival.  1.0 held a
+ *	  SHARE lock on every link table instead and then wrote them: a lock
+ *	  upgrade, which deadlocked two erasures against each other and an
+ *	  erasure against any transaction writing two link tables, and queued
+ *	  every writer of the links behind an erasure waiting for a subject.
+ *
+ *	  Erasure on arrival rewrites only the linked rows that still carry
+ *	  something to erase (those that just arrived), never the old, erased
+ *	  rows of the subject that other transactions may hold.
  *
  * Copyright (c) 2026, The pericles_rgpd developers
  * Released under the PostgreSQL License (see LICENSE).
@@ -22,14 +39,18 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "pericles_rgpd.h"
 
@@ -113,8 +134,37 @@ erase_table(const char *sql, Oid owner, const char *table, int64 *ids, int n,
 }
 
 /*
- * Erase the linked rows of these subjects in every link of `sub`.
- * `links` restricts it to one link (erasure on arrival) when valid.
+ * The statement erasing personal data that arrived through `link`: the
+ * UPDATE anonymise runs, restricted to rows that still carry a value to
+ * erase (rgpd._erase_arrival_sql), so that it neither rewrites nor waits
+ * for old rows of the subject.  NULL when there is nothing to erase.
+ */
+static char *
+erase_arrival_sql(Oid subject, Oid link)
+{
+	Oid			argtypes[2] = {REGCLASSOID, REGCLASSOID};
+	Datum		values[2];
+	bool		isnull;
+	Datum		d;
+	char	   *result = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+
+	values[0] = ObjectIdGetDatum(subject);
+	values[1] = ObjectIdGetDatum(link);
+	if (SPI_execute_with_args("SELECT rgpd._erase_arrival_sql($1, $2)", 2, argtypes,
+							  values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "pericles_rgpd: rgpd._erase_arrival_sql(%u, %u) failed", subject, link);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		result = MemoryContextStrdup(caller, TextDatumGetCString(d));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/*
+ * Erase the linked rows of these subjects in every link of `sub`, or, on
+ * arrival (only_link valid), what arrived through that one link.
  */
 static void
 erase_links(RgpdSubject *sub, Oid only_link, int64 *ids, int n, EraseCounts *counts)
@@ -137,7 +187,10 @@ erase_links(RgpdSubject *sub, Oid only_link, int64 *ids, int n, EraseCounts *cou
 		sql = rgpd_generated_sql(sub->relid, "delete_link", link, NULL);
 		if (sql)
 			erase_table(sql, owner, psprintf("%s (deleted)", name), ids, n, counts);
-		sql = rgpd_generated_sql(sub->relid, "erase_link", link, NULL);
+		if (OidIsValid(only_link))
+			sql = erase_arrival_sql(sub->relid, link);
+		else
+			sql = rgpd_generated_sql(sub->relid, "erase_link", link, NULL);
 		if (sql)
 			erase_table(sql, owner, name, ids, n, counts);
 	}
@@ -214,16 +267,12 @@ erase_detail(EraseCounts *counts, int i, const char *reason)
 }
 
 /*
- * Anonymise a batch of subjects of one table.
- *   action:  journal action ("anonymise", "forget", "replay")
- *   force:   erase again even if already anonymised, skip unknown ids and
- *            the export requirement (replay after a restore)
- *   sweep:   skip (rather than refuse) subjects without a recent export
- * Returns the number of subjects anonymised.
+ * One attempt at anonymising a batch (ids sorted and unique): lock the
+ * subjects, erase, journal.  See rgpd_anonymise_ids().
  */
-int64
-rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
-				   const char *reason, bool force, bool sweep)
+static int64
+anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
+				  const char *reason, bool force, bool sweep)
 {
 	RgpdSubject *sub = rgpd_subject(relid, false);
 	RgpdLocked *locked;
@@ -234,11 +283,10 @@ rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
 	int			i;
 	int			nest = rgpd_pin_search_path();
 
-	n = rgpd_sort_unique_int64(ids, n);
-
-	/* hold off writers of the linked tables, then lock the subjects */
-	for (i = 0; i < sub->nlinks; i++)
-		LockRelationOid(sub->links[i], ShareLock);
+	/*
+	 * Lock the subjects, in key order, and no table: writers of their
+	 * linked rows hold them FOR KEY SHARE (see the file header).
+	 */
 	locked = rgpd_lock_subjects(sub, ids, n, false, force, (Datum) 0);
 
 	for (i = 0; i < locked->n; i++)
@@ -323,6 +371,90 @@ rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
 
 	rgpd_unpin_search_path(nest);
 	return ntargets;
+}
+
+/*
+ * Anonymise a batch of subjects of one table.
+ *   action:  journal action ("anonymise", "forget", "replay")
+ *   force:   erase again even if already anonymised, skip unknown ids and
+ *            the export requirement (replay after a restore)
+ *   sweep:   skip (rather than refuse) subjects without a recent export
+ * Returns the number of subjects anonymised.
+ *
+ * Erasure steps back rather than deadlock.  Its lock order (subjects in
+ * key order, then their linked rows) is not the application's: a
+ * statement that writes a linked row locks that row first and its subject
+ * after (its trigger, its foreign key's check), and a transaction may
+ * write a linked row, then its subject, in two statements.  Erasure
+ * holding the subject and waiting for such a row would close a cycle.  So
+ * each attempt runs in a subtransaction and waits for no lock longer than
+ * half of deadlock_timeout: before anybody's deadlock check runs, it gives
+ * back everything it holds and starts again, and the application's
+ * transaction goes on.  After RGPD_ERASE_YIELDS attempts it waits as any
+ * statement does (a transaction holding a subject that long is no cycle
+ * but a slow transaction, and erasure must not starve).
+ */
+#define RGPD_ERASE_YIELDS 10
+
+int64
+rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
+				   const char *reason, bool force, bool sweep)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	int			yield_ms = Max(DeadlockTimeout / 2, 1);
+	int			attempt;
+	volatile int nids = rgpd_sort_unique_int64(ids, n);
+
+	for (attempt = 1;; attempt++)
+	{
+		/* a caller's own shorter lock_timeout stays the caller's */
+		bool		yield = attempt <= RGPD_ERASE_YIELDS &&
+			(LockTimeout == 0 || LockTimeout > yield_ms);
+		volatile int64 done = 0;
+		bool		retry = false;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcontext);
+		PG_TRY();
+		{
+			int			nest = NewGUCNestLevel();
+
+			if (yield)
+			{
+				char		ms[32];
+
+				snprintf(ms, sizeof(ms), "%d", yield_ms);
+				(void) set_config_option("lock_timeout", ms, PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_SAVE, true, 0, false);
+			}
+			done = anonymise_attempt(relid, ids, nids, action, reason, force, sweep);
+			AtEOXact_GUC(true, nest);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcontext);
+			CurrentResourceOwner = oldowner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcontext);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcontext);
+			CurrentResourceOwner = oldowner;
+			/* only a wait our own timeout cut short is tried again */
+			if (!yield || edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+				ReThrowError(edata);
+			FreeErrorData(edata);
+			retry = true;
+		}
+		PG_END_TRY();
+		if (!retry)
+			return done;
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*
