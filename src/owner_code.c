@@ -133,35 +133,67 @@ rgpd_internal_write(void)
 }
 
 /*
- * Run a saved plan or a statement through the gate.  Errors unwind the
- * role and the internal-write level here; the GUC level is unwound by the
+ * Entering and leaving the gate: what the role, the security context and
+ * the settings were, to be put back.
+ */
+typedef struct Gate
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			guc_level;
+} Gate;
+
+static void
+gate_enter(Gate *g, Oid role, int flags)
+{
+	int			sec_context;
+
+	GetUserIdAndSecContext(&g->save_userid, &g->save_sec_context);
+	sec_context = g->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+		SECURITY_RESTRICTED_OPERATION;
+	if (flags & RGPD_GATE_NOFORCE_RLS)
+		sec_context |= SECURITY_NOFORCE_RLS;
+
+	g->guc_level = NewGUCNestLevel();
+	if (namespace_search_path == NULL ||
+		strcmp(namespace_search_path, PINNED_SEARCH_PATH) != 0)
+		(void) set_config_option("search_path", PINNED_SEARCH_PATH,
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	SetUserIdAndSecContext(OidIsValid(role) ? role : g->save_userid, sec_context);
+}
+
+/* The role now, also on error (called from PG_FINALLY). */
+static void
+gate_restore_role(Gate *g)
+{
+	SetUserIdAndSecContext(g->save_userid, g->save_sec_context);
+}
+
+/*
+ * The settings, on success only: on error the GUC level is unwound by the
  * (sub)transaction abort that every error reaches, as for VACUUM.
+ */
+static void
+gate_leave(Gate *g)
+{
+	AtEOXact_GUC(false, g->guc_level);
+}
+
+/*
+ * Run a saved plan or a statement through the gate.  Errors unwind the
+ * role and the internal-write level here.
  */
 int
 rgpd_gate_execute(SPIPlanPtr plan, const char *sql, int nargs, Oid *argtypes,
 				  Datum *values, const char *nulls, Oid role, int flags,
 				  long tcount)
 {
-	Oid			save_userid;
-	int			save_sec_context;
+	Gate		g;
 	int			save_internal = internal_level;
-	int			sec_context;
-	int			guc_level;
 	volatile int ret = 0;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	sec_context = save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-		SECURITY_RESTRICTED_OPERATION;
-	if (flags & RGPD_GATE_NOFORCE_RLS)
-		sec_context |= SECURITY_NOFORCE_RLS;
-
-	guc_level = NewGUCNestLevel();
-	if (namespace_search_path == NULL ||
-		strcmp(namespace_search_path, PINNED_SEARCH_PATH) != 0)
-		(void) set_config_option("search_path", PINNED_SEARCH_PATH,
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	SetUserIdAndSecContext(OidIsValid(role) ? role : save_userid, sec_context);
+	gate_enter(&g, role, flags);
 	if (flags & RGPD_GATE_INTERNAL)
 		internal_level = executor_depth + 1;
 	else
@@ -177,10 +209,10 @@ rgpd_gate_execute(SPIPlanPtr plan, const char *sql, int nargs, Oid *argtypes,
 	PG_FINALLY();
 	{
 		internal_level = save_internal;
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		gate_restore_role(&g);
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(false, guc_level);
+	gate_leave(&g);
 
 	if (ret < 0)
 		ereport(ERROR,
@@ -206,35 +238,20 @@ SPIPlanPtr
 rgpd_gate_prepare(const char *sql, int nargs, Oid *argtypes, int cursor_options,
 				  Oid role, int flags)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			sec_context;
-	int			guc_level;
+	Gate		g;
 	SPIPlanPtr volatile plan = NULL;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	sec_context = save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-		SECURITY_RESTRICTED_OPERATION;
-	if (flags & RGPD_GATE_NOFORCE_RLS)
-		sec_context |= SECURITY_NOFORCE_RLS;
-
-	guc_level = NewGUCNestLevel();
-	if (namespace_search_path == NULL ||
-		strcmp(namespace_search_path, PINNED_SEARCH_PATH) != 0)
-		(void) set_config_option("search_path", PINNED_SEARCH_PATH,
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	SetUserIdAndSecContext(OidIsValid(role) ? role : save_userid, sec_context);
+	gate_enter(&g, role, flags);
 	PG_TRY();
 	{
 		plan = rgpd_prepare(sql, nargs, argtypes, cursor_options);
 	}
 	PG_FINALLY();
 	{
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		gate_restore_role(&g);
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(false, guc_level);
+	gate_leave(&g);
 	return plan;
 }
 
