@@ -76,6 +76,8 @@ extern SPIPlanPtr rgpd_gate_prepare(const char *sql, int nargs, Oid *argtypes,
 extern ErrorData *rgpd_isolated(void (*fn) (void *arg), void *arg, Oid relid,
 								const char *what);
 
+/* ---- statements (statements.c) ---- */
+
 /* Prepare and keep a plan (CURSOR_OPT_* options). */
 extern SPIPlanPtr rgpd_prepare(const char *sql, int nargs, Oid *argtypes,
 							   int cursor_options);
@@ -84,7 +86,8 @@ extern SPIPlanPtr rgpd_prepare(const char *sql, int nargs, Oid *argtypes,
 extern int	rgpd_pin_search_path(void);
 extern void rgpd_unpin_search_path(int nest_level);
 
-/* Roles. */
+/* Roles (roles.c) and names (catalog_lookup.c). */
+extern void rgpd_roles_init(void);
 extern Oid	rgpd_extension_owner(void);
 extern bool rgpd_is_manager(void);
 extern void rgpd_require_manager(const char *action);
@@ -96,7 +99,7 @@ extern Oid	rgpd_status_label(Oid statustype, const char *label);
 extern char *rgpd_generated_sql(Oid subject, const char *what, Oid link,
 								const char *column);
 
-/* Arrays of bigint keys. */
+/* ---- arrays of bigint keys (keys.c) ---- */
 extern ArrayType *rgpd_int8_array(int64 *values, int n);
 extern int64 *rgpd_spi_int64_column(int *n);
 extern int64 *rgpd_array_to_int64(ArrayType *arr, int *n);

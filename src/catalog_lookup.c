@@ -1,0 +1,81 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog_lookup.c
+ *	  Names and owners looked up in the catalogs: the extension's owner,
+ *	  a table's qualified name for messages, the labels of rgpd.status.
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "pericles_rgpd.h"
+
+/*
+ * The extension's owner: the extension's own tables (journal, opt-in
+ * events, exports) are written as this role.
+ */
+Oid
+rgpd_extension_owner(void)
+{
+	Oid			extoid = get_extension_oid(RGPD_EXTENSION, false);
+	Oid			owner = InvalidOid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (!OidIsValid(owner))
+		elog(ERROR, "pericles_rgpd: extension owner not found");
+	return owner;
+}
+
+/* The pg_enum OID of a label of rgpd.status (InvalidOid if it has none). */
+Oid
+rgpd_status_label(Oid statustype, const char *label)
+{
+	return GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+						   ObjectIdGetDatum(statustype), CStringGetDatum(label));
+}
+
+/* Qualified, quoted name of a table, for messages. */
+char *
+rgpd_relname(Oid relid)
+{
+	char	   *rel = get_rel_name(relid);
+
+	if (rel == NULL)
+		return psprintf("%u", relid);
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
+}

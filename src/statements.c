@@ -1,0 +1,114 @@
+/*-------------------------------------------------------------------------
+ *
+ * statements.c
+ *	  The statements the extension runs: generated from the configuration by
+ *	  rgpd._sql() (so that they can be read and tested from SQL), prepared
+ *	  and kept as saved plans, and the search_path pinned around code that
+ *	  runs user predicates.
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "pericles_rgpd.h"
+
+/*
+ * Prepare a statement and keep its plan for the life of the backend (or
+ * until the cache that holds it is invalidated).
+ */
+SPIPlanPtr
+rgpd_prepare(const char *sql, int nargs, Oid *argtypes, int cursor_options)
+{
+	SPIPlanPtr	plan;
+
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
+	if (plan == NULL)
+		elog(ERROR, "pericles_rgpd: SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "pericles_rgpd: SPI_keepplan failed");
+	return plan;
+}
+
+/*
+ * Pin search_path to pg_catalog, pg_temp until rgpd_unpin_search_path():
+ * used wherever SQL written by users (policy and exclusion predicates)
+ * runs, as SECURITY DEFINER functions do with SET search_path.
+ */
+int
+rgpd_pin_search_path(void)
+{
+	int			nest_level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nest_level;
+}
+
+void
+rgpd_unpin_search_path(int nest_level)
+{
+	AtEOXact_GUC(true, nest_level);
+}
+
+/*
+ * Generated SQL lives in one place, the PL/pgSQL function rgpd._sql(), so
+ * that what the C code runs can be read (and tested) from SQL.
+ */
+char *
+rgpd_generated_sql(Oid subject, const char *what, Oid link, const char *column)
+{
+	Oid			argtypes[4] = {REGCLASSOID, TEXTOID, REGCLASSOID, NAMEOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		isnull;
+	Datum		d;
+	char	   *result;
+	MemoryContext caller = CurrentMemoryContext;
+
+	values[0] = ObjectIdGetDatum(subject);
+	values[1] = CStringGetTextDatum(what);
+	if (OidIsValid(link))
+		values[2] = ObjectIdGetDatum(link);
+	else
+		nulls[2] = 'n';
+	if (column)
+		values[3] = DirectFunctionCall1(namein, CStringGetDatum(column));
+	else
+		nulls[3] = 'n';
+
+	if (SPI_execute_with_args("SELECT rgpd._sql($1, $2, $3, $4)", 4, argtypes,
+							  values, nulls, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "pericles_rgpd: rgpd._sql(%u, %s) failed", subject, what);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return NULL;
+	/* copy out of the SPI result, into the caller's context */
+	result = MemoryContextStrdup(caller, TextDatumGetCString(d));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
