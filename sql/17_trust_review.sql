@@ -115,6 +115,31 @@ REVOKE SELECT ON bait.people FROM PUBLIC;
 SET client_min_messages = warning;
 SELECT try($$SELECT rgpd.anonymise('bait.people', 1)$$);
 SELECT try($$SELECT rgpd.unarchive('bait.people', 1)$$);
+-- nor through a replayed erasure log
+SELECT rgpd.replay_erasures('{"format": "pericles_rgpd.erasure_log/1", "erasures":
+  [{"subject": "bait.people", "id": 1, "action": "forget", "at": "2026-01-01T00:00:00Z"}]}'::jsonb) AS replayed;
+\c - regress_tenant2
+SET client_min_messages = warning;
+-- values held apart are released by the owner of both tables only
+SELECT try($$SELECT rgpd._release_archived_values('bait.people', 'rev.clients')$$);
+SELECT name FROM bait.people;
+
+-- a tenant that alters the restricted-archive policy of its own table
+-- (keeping its name) does not pass for pericles_rgpd's: an agent's lists
+-- do not run it
+\c - regress_tenant2
+SET client_min_messages = warning;
+CREATE TABLE bait.named (id bigint PRIMARY KEY, created date NOT NULL);
+INSERT INTO bait.named VALUES (1, '2015-01-10');
+SELECT rgpd.register_subject('bait.named', created_column => 'created');
+ALTER POLICY rgpd_visible ON bait.named USING (bait.pol());
+GRANT SELECT ON bait.named TO PUBLIC;
+\c - regress_agent
+SET client_min_messages = warning;
+SELECT count(*) >= 0 AS listed FROM rgpd.pending('archive', '2030-01-01');
+\c - postgres
+SET client_min_messages = warning;
+SELECT count(*) AS run_as_agent FROM bait.log WHERE who = 'regress_agent';
 
 -- F7: dropping a registered table re-creates the triggers of its
 -- registered links only, not of every table with a trigger of that name

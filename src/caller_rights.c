@@ -96,22 +96,39 @@ rgpd_caller_reads_all(Oid relid, const char *action)
 
 /*
  * Row-level security policies on the table other than pericles_rgpd's own
- * restricted archive (whose code is the extension's, not the owner's)?
+ * restricted archive (whose code is the extension's, not the owner's)?  A
+ * policy is the extension's only if it is exactly what registration
+ * creates — name, kind, roles, command and expressions — since its owner
+ * may ALTER it: a name proves nothing.  Expressions are compared deparsed
+ * under the pinned search_path, so that they read the same whatever the
+ * caller's.
  */
 bool
 rgpd_foreign_policies(Oid relid)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
+	int			nest;
+	bool		foreign;
 
 	values[0] = ObjectIdGetDatum(relid);
+	nest = rgpd_pin_search_path();
 	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_policy AS p"
 							  " WHERE p.polrelid OPERATOR(pg_catalog.=) $1"
-							  "   AND p.polname OPERATOR(pg_catalog.<>) ALL"
-							  "       ('{rgpd_visible,rgpd_restricted_archive}'::pg_catalog.name[])",
+							  "   AND NOT (p.polroles OPERATOR(pg_catalog.=) '{0}'::pg_catalog.oid[]"
+							  "        AND p.polcmd OPERATOR(pg_catalog.=) '*'"
+							  "        AND ((p.polname OPERATOR(pg_catalog.=) 'rgpd_visible' AND p.polpermissive"
+							  "              AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) OPERATOR(pg_catalog.=) 'true'"
+							  "              AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) OPERATOR(pg_catalog.=) 'true')"
+							  "          OR (p.polname OPERATOR(pg_catalog.=) 'rgpd_restricted_archive' AND NOT p.polpermissive"
+							  "              AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) OPERATOR(pg_catalog.=)"
+							  "                  '((rgpd_status <> ''archived''::rgpd.status) OR rgpd.is_manager())'"
+							  "              AND p.polwithcheck IS NULL)))",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pericles_rgpd: could not read pg_policy");
-	return SPI_processed > 0;
+	foreign = SPI_processed > 0;
+	rgpd_unpin_search_path(nest);
+	return foreign;
 }
 
 /*
@@ -181,7 +198,8 @@ rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n, int flags)
 		ereport(NOTICE,
 				(errmsg("rows of table %s are left out: its row-level security policies are code of role \"%s\"",
 						sub->relname, GetUserNameFromId(sub->owner, false)),
-				 errhint("Name the table in an action, or trust its owner with SET rgpd.trusted_owners = '%s'.",
+				 errhint("Name the table in an action, or have a superuser trust its owner: ALTER ROLE %s SET rgpd.trusted_owners = '%s'.",
+						 quote_identifier(rgpd_current_user_name()),
 						 quote_identifier(GetUserNameFromId(sub->owner, false)))));
 		return 0;
 	}

@@ -28,6 +28,9 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "miscadmin.h"
+#include "utils/acl.h"
+
 #include "pericles_rgpd.h"
 
 PG_FUNCTION_INFO_V1(rgpd_replay_erasure_log);
@@ -81,6 +84,18 @@ replay_table(ReplayEntry *entries, int first, int last)
 	int64		done = 0;
 
 	sub = OidIsValid(relid) ? rgpd_subject(relid, true) : NULL;
+	/*
+	 * A table the manager may not read is treated as absent, with the
+	 * message of a table that does not exist: a replay acts only on what
+	 * its caller may read (and tells nothing of the others).
+	 */
+	if ((sub != NULL && !rgpd_caller_reads(relid, sub->key_column)) ||
+		(sub == NULL && OidIsValid(relid) &&
+		 pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK))
+	{
+		sub = NULL;
+		relid = InvalidOid;
+	}
 	if (sub == NULL)
 	{
 		ereport(WARNING,
@@ -88,11 +103,11 @@ replay_table(ReplayEntry *entries, int first, int last)
 						 : ERRCODE_UNDEFINED_TABLE),
 				 errmsg(OidIsValid(relid)
 						? "table %s is not registered with pericles_rgpd: %d erasure(s) skipped"
-						: "table %s does not exist: %d erasure(s) skipped",
+						: "table %s does not exist, or may not be read: %d erasure(s) skipped",
 						name, last - first),
 				 errhint(OidIsValid(relid)
 						 ? "Register it with rgpd.register_subject() and replay the log again."
-						 : "If the table was renamed, correct its name in the log and replay it again.")));
+						 : "If the table was renamed, correct its name in the log; if it is not granted to you, ask its owner for SELECT; then replay the log again.")));
 		return 0;
 	}
 

@@ -94,12 +94,13 @@ _PG_init(void)
 							   check_export_ttl, NULL, NULL);
 
 	DefineCustomStringVariable("rgpd.trusted_owners",
-							   "Roles whose row-level security policies the lists may run with your rights.",
-							   "A list over tables you did not name leaves out a table whose policies are "
-							   "code of another role, unless that role is listed here.",
+							   "Roles whose row-level security policies the lists may run with a role's rights.",
+							   "A list over tables the caller did not name leaves out a table whose policies "
+							   "are code of another role, unless that role is listed here.  Set by a superuser "
+							   "(ALTER ROLE agent SET …), so that no code the role runs can widen it.",
 							   &rgpd_trusted_owners,
 							   "",
-							   PGC_USERSET,
+							   PGC_SUSET,
 							   GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
 

@@ -40,24 +40,21 @@
 PG_FUNCTION_INFO_V1(rgpd_count_matches);
 PG_FUNCTION_INFO_V1(rgpd_personal_values);
 
-/* Policies on the table: how many, and how many are not pericles_rgpd's. */
+/* Policies on the table: how many, and whether some are not pericles_rgpd's. */
 static void
-count_policies(Oid relid, int64 *all, int64 *foreign)
+count_policies(Oid relid, int64 *all, bool *foreign)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
 	bool		isnull;
 
 	values[0] = ObjectIdGetDatum(relid);
-	if (SPI_execute_with_args("SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER"
-							  " (WHERE p.polname OPERATOR(pg_catalog.<>) ALL"
-							  "  ('{rgpd_visible,rgpd_restricted_archive}'::pg_catalog.name[]))"
-							  " FROM pg_catalog.pg_policy AS p"
+	if (SPI_execute_with_args("SELECT pg_catalog.count(*) FROM pg_catalog.pg_policy AS p"
 							  " WHERE p.polrelid OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pericles_rgpd: could not read pg_policy");
 	*all = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	*foreign = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	*foreign = rgpd_foreign_policies(relid);
 }
 
 typedef struct CountArgs
@@ -116,8 +113,8 @@ rgpd_count_matches(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		int64		all,
-					foreign;
+		int64		all;
+		bool		foreign;
 
 		count_policies(relid, &all, &foreign);
 		if (all == 0)
@@ -126,7 +123,7 @@ rgpd_count_matches(PG_FUNCTION_ARGS)
 			SPI_finish();
 			PG_RETURN_INT64(0);
 		}
-		if (foreign == 0 && get_attnum(relid, "rgpd_status") != InvalidAttrNumber)
+		if (!foreign && get_attnum(relid, "rgpd_status") != InvalidAttrNumber)
 		{
 			/* pericles_rgpd's restricted archive alone: what it lets the caller see */
 			role = rgpd_rel_owner(relid);
@@ -144,7 +141,7 @@ rgpd_count_matches(PG_FUNCTION_ARGS)
 					(errmsg("table %s was not searched: its row-level security policies are code of role \"%s\"",
 							rgpd_relname(relid), GetUserNameFromId(rgpd_rel_owner(relid), false)),
 					 errhint("Its owner can run rgpd.scan() on it%s.",
-							 rgpd_caller_privileged() ? "" : ", or you can trust it in rgpd.trusted_owners")));
+							 rgpd_caller_privileged() ? "" : ", or a superuser can make you trust it (rgpd.trusted_owners)")));
 			SPI_finish();
 			PG_RETURN_NULL();
 		}

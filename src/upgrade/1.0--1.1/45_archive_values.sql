@@ -44,7 +44,8 @@ SELECT pg_catalog.pg_extension_config_dump('rgpd.archived_values', '');
 --            returning (k, c, id, e) likewise;
 --   restore: per subject column, put back values ($2 keys, $3 values, $4
 --            erased) where the row still holds the erased value.
--- NULL when the link has no one-column primary key or no personal column.
+-- Nothing when the link has no one-column primary key of an integer, text
+-- or uuid type, or no personal column.
 CREATE FUNCTION rgpd._archive_values_sql(p_link regclass, p_subject regclass)
     RETURNS TABLE (read text, erase text, columns name[], restores text[])
 LANGUAGE plpgsql STABLE
@@ -69,8 +70,16 @@ BEGIN
     IF k IS NULL THEN
         RETURN;
     END IF;
+    -- keys whose text form does not depend on the session's settings
+    -- (DateStyle, TimeZone…), so that the row is found again
     SELECT format_type(a.atttypid, a.atttypmod) INTO ktype
-      FROM pg_attribute AS a WHERE a.attrelid = p_link AND a.attname = k;
+      FROM pg_attribute AS a
+     WHERE a.attrelid = p_link AND a.attname = k
+       AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'text'::regtype,
+                          'varchar'::regtype, 'uuid'::regtype);
+    IF ktype IS NULL THEN
+        RETURN;
+    END IF;
 
     -- subject columns that carry personal columns (delete_row ones excepted:
     -- their rows go at anonymisation, their values are not erased)
@@ -106,8 +115,14 @@ BEGIN
     SELECT string_agg(format('%1$I = CASE %2$s ELSE l.%1$I END', x.p, x.whens), ', ')
       INTO sets
       FROM (SELECT lp.personal_column AS p,
+                   -- a pseudonym while archived carries a random part: one
+                   -- that could be guessed could be taken first by anybody
+                   -- who writes the table, and make archiving fail
                    string_agg(format('WHEN %s THEN %s', rgpd._in_ids('l', lp.subject_column),
-                                     rgpd._erased_value(p_link, lp.personal_column, 'l.' || quote_ident(k))),
+                                     rgpd._erased_value(p_link, lp.personal_column,
+                                         format('(CAST(l.%I AS pg_catalog.text) OPERATOR(pg_catalog.||) %L'
+                                                ' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5('
+                                                'CAST(pg_catalog.random() AS pg_catalog.text)), 1, 12))', k, '_'))),
                               ' ' ORDER BY lp.subject_column) AS whens
               FROM rgpd._link_personal(l) AS lp
              WHERE lp.subject_column = ANY (cols)
