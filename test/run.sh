@@ -108,20 +108,21 @@ fi
 # database (test/standby/primary.sql); the read-only API is then run there
 # as ordinary roles (test/standby/checks.sql, one count per check), and
 # rgpd.export must say it stored nothing.  The standby is stopped after.
+standby_stop() {
+	[ -f "${STANDBY_DIR:-/nonexistent}/postmaster.pid" ] &&
+		as_pg "$PGBIN/pg_ctl" -D "$STANDBY_DIR" -m immediate -w stop >/dev/null 2>&1
+	trap cluster_stop EXIT
+}
 standby() {
-	local sdir=$CLUSTER_DIR/standby sport=$((PGPORT + 1)) log=$work/standby.log lsn i
+	local sport=$((PGPORT + 1)) log=$work/standby.log lsn i
 	echo "== hot standby"
-	standby_stop() {
-		[ -f "$sdir/postmaster.pid" ] &&
-			as_pg "$PGBIN/pg_ctl" -D "$sdir" -m immediate -w stop >/dev/null 2>&1
-		trap cluster_stop EXIT
-	}
+	STANDBY_DIR=$CLUSTER_DIR/standby
 	trap 'standby_stop; cluster_stop' EXIT
 	if ! { pg_sql -d postgres -c "CREATE DATABASE rgpd_standby" &&
 		pg_sql -d rgpd_standby -f "$work/test/standby/primary.sql" >"$log" 2>&1 &&
-		as_pg "$PGBIN/pg_basebackup" -D "$sdir" -R -X stream -c fast --no-sync >>"$log" 2>&1 &&
-		echo "port = $sport" | as_pg tee -a "$sdir/postgresql.conf" >/dev/null &&
-		as_pg "$PGBIN/pg_ctl" -D "$sdir" -l "$work/standby-server.log" -w -t 30 start >/dev/null; }; then
+		as_pg "$PGBIN/pg_basebackup" -D "$STANDBY_DIR" -R -X stream -c fast --no-sync >>"$log" 2>&1 &&
+		echo "port = $sport" | as_pg tee -a "$STANDBY_DIR/postgresql.conf" >/dev/null &&
+		as_pg "$PGBIN/pg_ctl" -D "$STANDBY_DIR" -l "$work/standby-server.log" -w -t 30 start >/dev/null; }; then
 		echo "  failed: could not make the standby"
 		cat "$log" "$work/standby-server.log" >&2 2>/dev/null
 		failed=$((failed + 1))

@@ -22,6 +22,8 @@ SELECT public.sb_check('scan (agent)', $$SELECT string_agg(format('%s.%s', tbl, 
                     'sb.clients.email,sb.clients.name,sb.offers.client_name');
 SELECT public.sb_check('recipients (agent)', $$SELECT string_agg(id::text, ',' ORDER BY id) FROM rgpd.recipients('newsletter')$$, '1,2,3');
 SELECT public.sb_check('consent_history (agent)', $$SELECT count(*) FROM rgpd.consent_history('sb.clients', 1)$$, '1');
+SELECT public.sb_check('scan(values) (agent)', $$SELECT sum(matches) FROM rgpd.scan('{Nom3}')$$, '2');
+SELECT public.sb_check('erasure_method', $$SELECT rgpd.erasure_method('sb.offers', 'client_name')$$, 'mask');
 SELECT public.sb_check('archived row hidden (agent)', 'SELECT count(*) FROM sb.clients', '9');
 
 \c - regress_sb_manager
@@ -30,6 +32,8 @@ SELECT public.sb_check('dashboard (manager)', $$SELECT format('%s %s %s %s', to_
 SELECT public.sb_check('erasure_log', $$SELECT jsonb_path_query_array(rgpd.erasure_log(), '$.erasures[*].id')::text$$, '[10]');
 SELECT public.sb_check('sweep dry run', $$SELECT string_agg(format('%s %s', action, count), ',' ORDER BY action) FROM rgpd.sweep('2024-06-15', dry_run => true)$$, 'archive 3');
 SELECT public.sb_check('export of an archived record (manager)', $$SELECT rgpd.export('sb.clients', 5) #>> '{archived_linked_values,0,values,client_name}'$$, 'Nom5');
+SELECT public.sb_check('current_consents (manager)', 'SELECT count(*) FROM rgpd.current_consents', '3');
+SELECT public.sb_check('journal (manager)', $$SELECT string_agg(DISTINCT action, ',') FROM rgpd.journal$$, 'archive,consent,create_campaign,forget');
 SELECT public.sb_check('exports not stored', 'SELECT count(*) FROM rgpd.exports', '0');
 SELECT public.sb_check('journal unchanged', $$SELECT count(*) FROM rgpd.journal WHERE action = 'export'$$, '0');
 SELECT public.sb_check('archive refused (25006)', $$SELECT rgpd.archive('sb.clients', 6)$$, 'ERROR 25006');
