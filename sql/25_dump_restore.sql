@@ -5,14 +5,17 @@
 -- rows, named policies with predicates, erasure methods, campaigns,
 -- consents, objections, provenance, opt-ins, a recontact task, an archived
 -- person whose linked values are held in rgpd.archived_values, a forgotten
--- one, and the journal of all that.  The copy, restored by a superuser
--- (pg_dump must read through FORCE ROW LEVEL SECURITY), holds the same
--- configuration and state, and works, as ordinary login roles: the
--- triggers move last_contact (and still refuse a forged trigger), the
--- restricted archive holds on the table and on its partitions, the
--- archived person's linked values come back on unarchive, the campaign
--- sequence continues, verify() is empty and a sweep archives what is due.
--- pg_dump and pg_restore run from psql (\!) against this cluster.
+-- one, a stored export, and the journal of all that.  The copy, restored
+-- by a superuser (pg_dump must read through FORCE ROW LEVEL SECURITY),
+-- holds the same configuration and state, and works, as ordinary login
+-- roles: the triggers move last_contact (and still refuse a forged
+-- trigger), the restricted archive holds on the table and on its
+-- partitions (and on one created afterwards), the archived person's
+-- linked values come back on unarchive, the campaign and export numbers
+-- go on (stored exports themselves are not dumped),
+-- verify() is empty and a sweep archives what is due.  A plain SQL dump
+-- restored by psql gives the same copy.  pg_dump and pg_restore run from
+-- psql (\!) against this cluster.
 \set VERBOSITY terse
 SET client_min_messages = warning;
 SELECT current_database() AS regress_db \gset
@@ -105,6 +108,9 @@ SELECT rgpd.set_consent('crm.clients', 101, 'sms offers', true, 'agency', '2024-
 SELECT rgpd.archive('crm.clients', 3) AS archived;
 SELECT rgpd.forget('crm.clients', 102, 'letter') AS forgotten;
 SELECT link, subject_id, subject_column, row_key, vals FROM rgpd.archived_values ORDER BY 1, 3, 4;
+-- an export: stored and journaled (the stored documents are not dumped)
+SELECT rgpd.export('crm.clients', 1) #>> '{record,name}' AS exported;
+SELECT max((detail ->> 'export_id')::bigint) AS last_export FROM rgpd.journal WHERE action = 'export' \gset
 
 -- what the copy must hold: the extension's tables, and the application's
 -- tables as a superuser sees them
@@ -188,6 +194,11 @@ SELECT subject_id, source, legal_basis FROM rgpd.provenance;
 SELECT subject_id, origin FROM rgpd.optin_events;
 SELECT subject_id, reason, done_at FROM rgpd.recontact_tasks;
 SELECT action, count(*) FROM rgpd.journal GROUP BY 1 ORDER BY 1;
+-- stored exports are left out of the dump; their numbers go on
+SELECT count(*) AS stored_exports FROM rgpd.exports;
+SELECT rgpd.export('crm.clients', 1) #>> '{record,name}' AS exported;
+SELECT max((detail ->> 'export_id')::bigint) > :last_export AS new_export_number
+  FROM rgpd.journal WHERE action = 'export';
 SELECT subject, to_archive, to_anonymise, archived, anonymised, excluded FROM rgpd.dashboard('2024-06-15');
 
 -- the restricted archive holds on the table and on its partitions

@@ -11,6 +11,7 @@
  *    it create the partitions' policies, and pg_restore's own CREATE
  *    POLICY of them then failed.  A restore creates and attaches
  *    partitions before the configuration is loaded: nothing to do then.
+ *  * the numbers of stored exports are dumped (the exports are not).
  *  * hot standby: rgpd.export() returns the document without storing or
  *    journaling it when the transaction cannot write (src/export.c).
  * ------------------------------------------------------------------ */
@@ -38,3 +39,9 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Stored exports hold whole personal records and are transient (purged
+-- after rgpd.export_ttl): a dump leaves them out.  Their numbers are
+-- dumped, so that an export made in a restored copy is not given the
+-- number a restored journal line gives an export of the original.
+SELECT pg_catalog.pg_extension_config_dump('rgpd.exports_id_seq', '');
