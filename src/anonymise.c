@@ -27,6 +27,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
@@ -235,6 +236,14 @@ rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
 	int			nest = rgpd_pin_search_path();
 
 	n = rgpd_sort_unique_int64(ids, n);
+
+	/*
+	 * An erasure writes: on a hot standby (or in a read-only transaction)
+	 * say so with PostgreSQL's own 25006, before the SHARE locks below,
+	 * which recovery refuses with a less telling error.
+	 */
+	PreventCommandIfReadOnly(psprintf("rgpd.%s()", strcmp(action, "replay") == 0
+									  ? "replay_erasures" : action));
 
 	/* hold off writers of the linked tables, then lock the subjects */
 	for (i = 0; i < sub->nlinks; i++)

@@ -38,7 +38,13 @@ SELECT public.sb_check('exports not stored', 'SELECT count(*) FROM rgpd.exports'
 SELECT public.sb_check('journal unchanged', $$SELECT count(*) FROM rgpd.journal WHERE action = 'export'$$, '0');
 SELECT public.sb_check('archive refused (25006)', $$SELECT rgpd.archive('sb.clients', 6)$$, 'ERROR 25006');
 SELECT public.sb_check('sweep refused (25006)', $$SELECT count(*) FROM rgpd.sweep('2024-06-15')$$, 'ERROR 25006');
+SELECT public.sb_check('anonymise refused (25006)', $$SELECT rgpd.anonymise('sb.clients', 6)$$, 'ERROR 25006');
+SELECT public.sb_check('set_consent refused (25006)', $$SELECT rgpd.set_consent('sb.clients', 6, 'newsletter', true, 'form')$$, 'ERROR 25006');
+-- nothing to replay: a replay of what is already erased writes nothing
+SELECT public.sb_check('replay_erasures, nothing to do', $$SELECT rgpd.replay_erasures(rgpd.erasure_log())$$, '0');
 
 \c - regress_sb_owner
 SELECT public.sb_check('verify (owner)', $$SELECT count(*) FROM rgpd.verify('sb.clients')$$, '0');
 SELECT public.sb_check('optin refused (25006)', $$SELECT rgpd.optin('sb.clients', 6, 'e-mail link')$$, 'ERROR 25006');
+SELECT public.sb_check('recompute refused (25006)', $$SELECT rgpd.recompute('sb.clients')$$, 'ERROR 25006');
+SELECT public.sb_check('set_policy refused (25006)', $$SELECT rgpd.set_policy('sb.clients', '2 years', '4 years')$$, 'ERROR 25006');
