@@ -101,7 +101,6 @@ if [ -n "$tap_files" ]; then
 	echo "  $(grep -cE '^ok [0-9]+' "$work/pgtap.log" || true) assertions passed in $(echo "$tap_files" | wc -l) files"
 fi
 
-
 # ---- hot standby ----
 # standby: a streaming standby of the throwaway cluster (pg_basebackup -R,
 # in the same directory tree, next port), which replays a small registered
@@ -134,6 +133,7 @@ standby() {
 	for i in $(seq 1 100); do
 		[ "$(pg_sql -At -p "$sport" -d postgres -c \
 			"SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" 2>/dev/null)" = t ] && break
+		[ "$i" -eq 100 ] && echo "failed replay: the standby did not reach $lsn in 10 s" >>"$log"
 		sleep 0.1
 	done
 	as_pg "$PGBIN/psql" -X -q -p "$sport" -d rgpd_standby -f "$work/test/standby/checks.sql" >>"$log" 2>&1 ||
