@@ -231,6 +231,9 @@ SELECT count(*) AS stale_rows FROM rgpd.verify('crm.clients');
 -- a partition created in the copy gets the restricted archive
 CREATE TABLE crm.clients_c PARTITION OF crm.clients FOR VALUES FROM (200) TO (300);
 SELECT policyname, permissive FROM pg_policies WHERE schemaname = 'crm' AND tablename = 'clients_c' ORDER BY 1;
+-- and a partition's row-level security cannot be turned off under it
+ALTER TABLE crm.clients_b DISABLE ROW LEVEL SECURITY;
+SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'crm.clients_b'::regclass;
 
 -- un-archived, Dubois gets his names back on the offers
 \c - regress_manager

@@ -4,7 +4,8 @@
  *	  Which DDL commands change the partitions of a table: the event
  *	  trigger rgpd_protect_partitions acts on those only (CREATE TABLE …
  *	  PARTITION OF, ATTACH and DETACH PARTITION, FORCE / NO FORCE ROW
- *	  LEVEL SECURITY), not on every ALTER TABLE under a subject table.
+ *	  LEVEL SECURITY, and DISABLE ROW LEVEL SECURITY, which it undoes on a
+ *	  partition), not on every ALTER TABLE under a subject table.
  *
  *	  Reacting to every ALTER TABLE broke pg_restore: the restore loads
  *	  rgpd.subjects with the data, then re-creates the application's
@@ -33,7 +34,7 @@ PG_FUNCTION_INFO_V1(rgpd_changes_partitions);
  * rgpd._changes_partitions(command pg_ddl_command) RETURNS boolean: does
  * this command, as pg_event_trigger_ddl_commands() reports it, create,
  * attach or detach a partition, or change FORCE ROW LEVEL SECURITY (which
- * the partitions of a subject table follow)?
+ * the partitions of a subject table follow) or disable row-level security?
  */
 Datum
 rgpd_changes_partitions(PG_FUNCTION_ARGS)
@@ -62,6 +63,7 @@ rgpd_changes_partitions(PG_FUNCTION_ARGS)
 					case AT_AttachPartition:
 					case AT_DetachPartition:
 					case AT_DetachPartitionFinalize:
+					case AT_DisableRowSecurity:
 					case AT_ForceRowSecurity:
 					case AT_NoForceRowSecurity:
 						PG_RETURN_BOOL(true);

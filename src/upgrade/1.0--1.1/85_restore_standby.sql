@@ -4,8 +4,9 @@
  *
  *  * pg_restore of a registered database: the event trigger that puts
  *    the restricted archive on new partitions reacts only to commands
- *    that create, attach or detach a partition, or change FORCE ROW LEVEL
- *    SECURITY (rgpd._changes_partitions, src/partition_commands.c).  It
+ *    that create, attach or detach a partition, change FORCE ROW LEVEL
+ *    SECURITY or disable row-level security (rgpd._changes_partitions,
+ *    src/partition_commands.c).  It
  *    reacted to every ALTER TABLE under a subject table, so the restore's
  *    first post-data ALTER TABLE (row-level security, a constraint) made
  *    it create the partitions' policies, and pg_restore's own CREATE
@@ -19,7 +20,7 @@
 CREATE FUNCTION rgpd._changes_partitions(command pg_ddl_command) RETURNS boolean
     AS 'MODULE_PATHNAME', 'rgpd_changes_partitions' LANGUAGE C STRICT;
 COMMENT ON FUNCTION rgpd._changes_partitions(pg_ddl_command) IS
-    'Whether a DDL command creates, attaches or detaches a partition, or changes FORCE ROW LEVEL SECURITY';
+    'Whether a DDL command creates, attaches or detaches a partition, changes FORCE ROW LEVEL SECURITY or disables row-level security';
 
 CREATE OR REPLACE FUNCTION rgpd._protect_new_partitions() RETURNS event_trigger
 LANGUAGE plpgsql
