@@ -86,4 +86,16 @@ SET ROLE regress_owner;
 SELECT try($$SELECT rgpd.export('exp.clients', 1)$$);
 RESET ROLE;
 
+-- a read-only transaction (as on a hot standby) gets the document, with a
+-- NOTICE that it was neither stored nor journaled, and writes nothing
+SELECT count(*) AS exports FROM rgpd.exports \gset
+SELECT count(*) AS journal_lines FROM rgpd.journal \gset
+SET client_min_messages = notice;
+BEGIN READ ONLY;
+SELECT rgpd.export('exp.clients', 1) #>> '{record,name}' AS exported_read_only;
+COMMIT;
+SET client_min_messages = warning;
+SELECT count(*) - :exports AS exports_added, (SELECT count(*) FROM rgpd.journal) - :journal_lines AS journal_lines_added
+  FROM rgpd.exports;
+
 DROP SCHEMA exp CASCADE;

@@ -45,6 +45,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -282,6 +283,13 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 	Jsonb	  **details;
 	int			i;
 	int			nest = rgpd_pin_search_path();
+
+	/*
+	 * An erasure writes: on a hot standby (or in a read-only transaction)
+	 * say so with PostgreSQL's own 25006, before any lock.
+	 */
+	PreventCommandIfReadOnly(psprintf("rgpd.%s()", strcmp(action, "replay") == 0
+									  ? "replay_erasures" : action));
 
 	/*
 	 * Lock the subjects, in key order, and no table: writers of their

@@ -6,7 +6,10 @@
  *	  linked row grouped by table and by the column that links it, opt-in
  *	  and consent events, objections, provenance, and the journal.  The
  *	  document is stored (rgpd.exports, purged after rgpd.export_ttl) and
- *	  the export journaled.
+ *	  the export journaled — except where the transaction cannot write (a
+ *	  hot standby, a read-only transaction): the document is returned all
+ *	  the same, with a NOTICE that it was neither stored nor journaled, so
+ *	  that a person's request can be answered from a standby.
  *
  *	  The document holds what the caller may read, and nothing more: the
  *	  caller needs SELECT on every column of the subject table and of
@@ -24,6 +27,8 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -185,7 +190,26 @@ rgpd_export(PG_FUNCTION_ARGS)
 				 6, argtypes, values, NULL, InvalidOid, false, 0);
 	document = single_jsonb(&isnull);
 
-	/* keep it, journal it */
+	/*
+	 * Keep it, journal it — where this transaction may write.  On a hot
+	 * standby every transaction is read-only; the answer the person is owed
+	 * does not depend on the record of it, which only the primary can keep.
+	 */
+	if (RecoveryInProgress() || XactReadOnly)
+	{
+		ereport(NOTICE,
+				(errmsg("export of %s id " INT64_FORMAT " was neither stored nor journaled",
+						sub->relname, id),
+				 errdetail(RecoveryInProgress()
+						   ? "The server is a hot standby: it cannot write."
+						   : "The transaction is read-only."),
+				 errhint("Export on the primary, in a read-write transaction, to keep the document "
+						 "and its journal line (rgpd.require_export counts stored exports only).")));
+		rgpd_unpin_search_path(nest);
+		SPI_finish();
+		PG_RETURN_DATUM(document);
+	}
+
 	argtypes[0] = REGCLASSOID;
 	argtypes[1] = INT8OID;
 	argtypes[2] = JSONBOID;

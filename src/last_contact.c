@@ -58,6 +58,7 @@
 #include "parser/parse_func.h"
 #include "pgtime.h"
 #include "storage/lmgr.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -1523,6 +1524,8 @@ recompute_all(RgpdSubject *sub)
 	char	   *sql;
 	int64		changed;
 
+	/* a standby refuses these locks: say first that this writes (25006) */
+	PreventCommandIfReadOnly("rgpd.recompute()");
 	for (i = 0; i < sub->nlinks; i++)
 		LockRelationOid(sub->links[i], ShareLock);
 	if (OidIsValid(optin))

@@ -101,6 +101,55 @@ if [ -n "$tap_files" ]; then
 	echo "  $(grep -cE '^ok [0-9]+' "$work/pgtap.log" || true) assertions passed in $(echo "$tap_files" | wc -l) files"
 fi
 
+# ---- hot standby ----
+# standby: a streaming standby of the throwaway cluster (pg_basebackup -R,
+# in the same directory tree, next port), which replays a small registered
+# database (test/standby/primary.sql); the read-only API is then run there
+# as ordinary roles (test/standby/checks.sql, one count per check), and
+# rgpd.export must say it stored nothing.  The standby is stopped after.
+standby_stop() {
+	[ -f "${STANDBY_DIR:-/nonexistent}/postmaster.pid" ] &&
+		as_pg "$PGBIN/pg_ctl" -D "$STANDBY_DIR" -m immediate -w stop >/dev/null 2>&1
+	trap cluster_stop EXIT
+}
+standby() {
+	local sport=$((PGPORT + 1)) log=$work/standby.log lsn i
+	echo "== hot standby"
+	STANDBY_DIR=$CLUSTER_DIR/standby
+	trap 'standby_stop; cluster_stop' EXIT
+	if ! { pg_sql -d postgres -c "CREATE DATABASE rgpd_standby" &&
+		pg_sql -d rgpd_standby -f "$work/test/standby/primary.sql" >"$log" 2>&1 &&
+		as_pg "$PGBIN/pg_basebackup" -D "$STANDBY_DIR" -R -X stream -c fast --no-sync >>"$log" 2>&1 &&
+		echo "port = $sport" | as_pg tee -a "$STANDBY_DIR/postgresql.conf" >/dev/null &&
+		as_pg "$PGBIN/pg_ctl" -D "$STANDBY_DIR" -l "$work/standby-server.log" -w -t 30 start >/dev/null; }; then
+		echo "  failed: could not make the standby"
+		cat "$log" "$work/standby-server.log" >&2 2>/dev/null
+		failed=$((failed + 1))
+		standby_stop
+		return
+	fi
+	# wait until it has replayed everything written so far
+	lsn=$(pg_sql -At -d postgres -c "SELECT pg_current_wal_lsn()")
+	for i in $(seq 1 100); do
+		[ "$(pg_sql -At -p "$sport" -d postgres -c \
+			"SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" 2>/dev/null)" = t ] && break
+		[ "$i" -eq 100 ] && echo "failed replay: the standby did not reach $lsn in 10 s" >>"$log"
+		sleep 0.1
+	done
+	as_pg "$PGBIN/psql" -X -q -p "$sport" -d rgpd_standby -f "$work/test/standby/checks.sql" >>"$log" 2>&1 ||
+		echo "failed: checks.sql stopped" >>"$log"
+	if grep -q 'NOTICE:  export of sb.clients id 1 was neither stored nor journaled' "$log"; then
+		echo "ok export: NOTICE, neither stored nor journaled" >>"$log"
+	else
+		echo "failed export: no NOTICE that it was not stored" >>"$log"
+	fi
+	grep -E '^(ok|failed) ' "$log" | sed 's/^/  /'
+	passed=$((passed + $(grep -cE '^ok ' "$log" || true)))
+	failed=$((failed + $(grep -cE '^failed' "$log" || true)))
+	standby_stop
+}
+standby
+
 # scheduled_sweep: one real run of the sweep by pg_cron.  A database other
 # than cron.database_name schedules its sweep every minute (so the job is
 # written through rgpd.schedule_sweep()'s background worker), then at most
