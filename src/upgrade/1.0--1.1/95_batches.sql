@@ -31,9 +31,12 @@
 
 -- The statement a batch locks its rows with (SKIP LOCKED), as the owner of
 -- the table.  $1: ids, $2: as of.  'archive' and 'anonymise' return each
--- row locked with "due": still due for that action, in the status it
--- needs, and not excluded, decided on the row locked (the list was made
--- at the start of the run).  Archiving locks FOR NO KEY UPDATE, the lock
+-- row locked with "due": still due for that action and in the status it
+-- needs, decided on the row locked (the list was made at the start of the
+-- run); before an anonymisation, which cannot be undone, also not excluded
+-- meanwhile (archiving, like rgpd.sweep(), goes by the list's exclusions:
+-- checking them again costs a pass over the excluding link rows per
+-- batch, and an archive is undone by the next contact).  Archiving locks FOR NO KEY UPDATE, the lock
 -- of its own UPDATE, which a contact's FOR KEY SHARE does not wait for
 -- (src/sweep.c); anonymising locks FOR UPDATE, as rgpd.anonymise() does.
 -- 'keys': $1 a key, $2 a count: the next subjects in key order, locked
@@ -70,7 +73,7 @@ BEGIN
             CASE what WHEN 'archive' THEN '=' ELSE '<>' END,
             CASE what WHEN 'archive' THEN 'active' ELSE 'anonymised' END,
             rgpd._policy_case(p_subject, what, 'cutoff', '$2::pg_catalog.date'),
-            rgpd._excluded(p_subject, 's.' || k),
+            CASE what WHEN 'anonymise' THEN rgpd._excluded(p_subject, 's.' || k) ELSE 'false' END,
             p_subject,
             rgpd._in_ids('s', s.key_column),
             CASE what WHEN 'archive' THEN 'NO KEY UPDATE' ELSE 'UPDATE' END);
