@@ -40,8 +40,8 @@ PG_FUNCTION_INFO_V1(rgpd_cron_job);
 
 PGDLLEXPORT void rgpd_cron_worker(Datum main_arg);
 
-/* the one command the sweep job runs */
-#define RGPD_SWEEP_COMMAND "SELECT * FROM rgpd.sweep()"
+/* the one command the sweep job runs: the sweep in committed batches */
+#define RGPD_SWEEP_COMMAND "CALL rgpd.sweep_batches()"
 
 /* A request to the cron database, and its outcome, in shared memory. */
 typedef struct CronRequest

@@ -1902,7 +1902,8 @@ rgpd_subject_trigger(PG_FUNCTION_ARGS)
  * rgpd.recompute(subject regclass) RETURNS bigint: repair every row whose
  * last_contact differs from a full recomputation; returns how many were
  * changed.  The owner of the table and managers; every row, archived
- * ones included (it runs as the owner, row security not forced).
+ * ones included (it runs as the owner, row security not forced).  NULL,
+ * doing nothing, in a transaction that called rgpd.defer_backfill().
  */
 Datum
 rgpd_recompute(PG_FUNCTION_ARGS)
@@ -1917,6 +1918,9 @@ rgpd_recompute(PG_FUNCTION_ARGS)
 				 errmsg("permission denied to recompute table %s", rgpd_relname(relid)),
 				 errhint("Recomputing is for the owner of the table and members of %s.",
 						 RGPD_MANAGER)));
+	/* after rgpd.defer_backfill(), left to CALL rgpd.recompute_batches() */
+	if (rgpd_backfill_deferred())
+		PG_RETURN_NULL();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(relid, false);

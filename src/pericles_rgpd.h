@@ -226,6 +226,19 @@ extern void rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n,
 extern void rgpd_journal(const char *action, Oid subject, int64 *ids, int n,
 						 Jsonb **details, Jsonb *detail);
 
+/* ---- the sweep (sweep.c), also run in committed batches (batches.c) ---- */
+extern int64 *rgpd_due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n);
+extern int64 rgpd_archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of);
+extern void rgpd_refresh_floors(RgpdSubject *sub, DateADT as_of);
+extern int64 rgpd_purge_exports(void);
+
+/*
+ * True after rgpd.defer_backfill(), until the end of the transaction:
+ * rgpd.recompute() of a whole table, which registration ends with, is left
+ * to CALL rgpd.recompute_batches() (batches.c).
+ */
+extern bool rgpd_backfill_deferred(void);
+
 /* ---- the restricted archive on linked rows (archive_values.c) ---- */
 extern void rgpd_archive_link_values(RgpdSubject *sub, int64 *ids, int n);
 extern void rgpd_restore_link_values(RgpdSubject *sub, int64 *ids, int n);

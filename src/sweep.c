@@ -35,8 +35,8 @@
 PG_FUNCTION_INFO_V1(rgpd_sweep);
 
 /* Ids due for an action ("archive" or "anonymise") as of a date, sorted. */
-static int64 *
-due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n)
+int64 *
+rgpd_due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n)
 {
 	Oid			argtypes[1] = {DATEOID};
 	Datum		values[1];
@@ -52,8 +52,8 @@ due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n)
 }
 
 /* Archive due subjects that are still active and still due. */
-static int64
-archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
+int64
+rgpd_archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
 {
 	Oid			argtypes[2] = {INT8ARRAYOID, DATEOID};
 	Datum		values[2];
@@ -80,8 +80,8 @@ archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
 }
 
 /* Tighten floors below next month's bound (see rgpd._sql 'sweep_refresh'). */
-static void
-refresh_floors(RgpdSubject *sub, DateADT as_of)
+void
+rgpd_refresh_floors(RgpdSubject *sub, DateADT as_of)
 {
 	Oid			argtypes[1] = {DATEOID};
 	Datum		values[1];
@@ -91,8 +91,9 @@ refresh_floors(RgpdSubject *sub, DateADT as_of)
 				 1, argtypes, values, NULL, sub->owner, true, 0);
 }
 
-static int64
-purge_exports(void)
+/* Delete stored exports older than rgpd.export_ttl; returns how many. */
+int64
+rgpd_purge_exports(void)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
@@ -123,11 +124,11 @@ sweep_table(void *arg)
 	int			n;
 	int64	   *ids;
 
-	ids = due_ids(sub, "archive", t->as_of, &n);
-	t->archived = t->dry_run ? n : archive_due(sub, ids, n, t->as_of);
+	ids = rgpd_due_ids(sub, "archive", t->as_of, &n);
+	t->archived = t->dry_run ? n : rgpd_archive_due(sub, ids, n, t->as_of);
 	if (rgpd_auto_anonymise)
 	{
-		ids = due_ids(sub, "anonymise", t->as_of, &n);
+		ids = rgpd_due_ids(sub, "anonymise", t->as_of, &n);
 		if (t->dry_run)
 			t->anonymised = n - (rgpd_require_export ? rgpd_count_without_export(sub, ids, n) : 0);
 		else
@@ -135,7 +136,7 @@ sweep_table(void *arg)
 											   false, true);
 	}
 	if (!t->dry_run)
-		refresh_floors(sub, t->as_of);
+		rgpd_refresh_floors(sub, t->as_of);
 }
 
 static void
@@ -223,7 +224,7 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 
 	if (!dry_run)
 	{
-		purged = purge_exports();
+		purged = rgpd_purge_exports();
 		initStringInfo(&detail);
 		appendStringInfo(&detail,
 						 "{\"as_of\": \"%s\", \"archived\": " INT64_FORMAT
