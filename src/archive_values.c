@@ -103,84 +103,86 @@ column_array(int col, Oid elemtype)
 }
 
 /*
- * Archive: for each link of the subject table, read and lock the linked
- * rows of these (just archived) subjects, erase their personal values, and
- * keep the values apart.
+ * Hold apart the values these (archived) subjects have on the rows of one
+ * link: read and lock the rows, erase their personal values, keep them.
  */
+static void
+hold_link(RgpdSubject *sub, Oid link, int64 *ids, int n)
+{
+	Oid			argtypes[2] = {INT8ARRAYOID, TEXTARRAYOID};
+	Datum		values[2];
+	Oid			owner;
+	LinkStatements st;
+	Datum		keys,
+				cols,
+				rowids,
+				vals,
+				erased;
+	uint64		nread;
+
+	if (!link_statements(link, sub->relid, &st))
+		return;
+	owner = rgpd_rel_owner(link);
+	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
+
+	/* the rows and their values, locked */
+	rgpd_gate_execute(NULL, st.read, 1, argtypes, values, NULL, owner,
+					  RGPD_GATE_NOFORCE_RLS, 0);
+	nread = SPI_processed;
+	if (nread == 0)
+		return;
+	keys = column_array(1, TEXTOID);
+	cols = column_array(2, NAMEOID);
+	rowids = column_array(3, INT8OID);
+	vals = column_array(4, JSONBOID);
+	SPI_freetuptable(SPI_tuptable);
+
+	/* the same rows, erased: the extension's own write */
+	values[1] = keys;
+	rgpd_gate_execute(NULL, st.erase, 2, argtypes, values, NULL, owner,
+					  RGPD_GATE_NOFORCE_RLS | RGPD_GATE_INTERNAL, 0);
+	if (SPI_processed != nread)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("linked rows of table %s changed while they were archived",
+						rgpd_relname(link)),
+				 errhint("Run the action again.")));
+	erased = column_array(4, JSONBOID);
+	SPI_freetuptable(SPI_tuptable);
+
+	/* kept apart, as the extension's owner */
+	{
+		Oid			types[7] = {REGCLASSOID, REGCLASSOID, INT8ARRAYOID, NAMEARRAYOID,
+		TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID};
+		Datum		args[7];
+
+		args[0] = ObjectIdGetDatum(link);
+		args[1] = ObjectIdGetDatum(sub->relid);
+		args[2] = rowids;
+		args[3] = cols;
+		args[4] = keys;
+		args[5] = vals;
+		args[6] = erased;
+		rgpd_execute("INSERT INTO rgpd.archived_values AS a"
+					 " (link, subject, subject_id, subject_column, row_key, vals, erased)"
+					 " SELECT $1, $2, u.id, u.c, u.k, u.v, u.e"
+					 "   FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+					 "                   pg_catalog.unnest($6), pg_catalog.unnest($7)) AS u(id, c, k, v, e)"
+					 " ON CONFLICT ON CONSTRAINT archived_values_pkey DO NOTHING",
+					 7, types, args, NULL, rgpd_extension_owner(), true, 0);
+	}
+}
+
+/* Archive: the values of these (just archived) subjects, on every link. */
 void
 rgpd_archive_link_values(RgpdSubject *sub, int64 *ids, int n)
 {
-	Oid			argtypes[7] = {INT8ARRAYOID, TEXTARRAYOID, REGCLASSOID, REGCLASSOID,
-	NAMEARRAYOID, INT8ARRAYOID, JSONBARRAYOID};
-	Datum		values[8];
 	int			i;
 
 	if (n == 0)
 		return;
-	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
 	for (i = 0; i < sub->nlinks; i++)
-	{
-		Oid			link = sub->links[i];
-		Oid			owner;
-		LinkStatements st;
-		Datum		keys,
-					cols,
-					rowids,
-					vals,
-					erased;
-		uint64		nread;
-
-		if (!link_statements(link, sub->relid, &st))
-			continue;
-		owner = rgpd_rel_owner(link);
-
-		/* the rows and their values, locked */
-		rgpd_gate_execute(NULL, st.read, 1, argtypes, values, NULL, owner,
-						  RGPD_GATE_NOFORCE_RLS, 0);
-		nread = SPI_processed;
-		if (nread == 0)
-			continue;
-		keys = column_array(1, TEXTOID);
-		cols = column_array(2, NAMEOID);
-		rowids = column_array(3, INT8OID);
-		vals = column_array(4, JSONBOID);
-		SPI_freetuptable(SPI_tuptable);
-
-		/* the same rows, erased: the extension's own write */
-		values[1] = keys;
-		rgpd_gate_execute(NULL, st.erase, 2, argtypes, values, NULL, owner,
-						  RGPD_GATE_NOFORCE_RLS | RGPD_GATE_INTERNAL, 0);
-		if (SPI_processed != nread)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("linked rows of table %s changed while they were archived",
-							rgpd_relname(link)),
-					 errhint("Run the action again.")));
-		erased = column_array(4, JSONBOID);
-		SPI_freetuptable(SPI_tuptable);
-
-		/* kept apart, as the extension's owner */
-		{
-			Oid			types[7] = {REGCLASSOID, REGCLASSOID, INT8ARRAYOID, NAMEARRAYOID,
-			TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID};
-			Datum		args[7];
-
-			args[0] = ObjectIdGetDatum(link);
-			args[1] = ObjectIdGetDatum(sub->relid);
-			args[2] = rowids;
-			args[3] = cols;
-			args[4] = keys;
-			args[5] = vals;
-			args[6] = erased;
-			rgpd_execute("INSERT INTO rgpd.archived_values AS a"
-						 " (link, subject, subject_id, subject_column, row_key, vals, erased)"
-						 " SELECT $1, $2, u.id, u.c, u.k, u.v, u.e"
-						 "   FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-						 "                   pg_catalog.unnest($6), pg_catalog.unnest($7)) AS u(id, c, k, v, e)"
-						 " ON CONFLICT ON CONSTRAINT archived_values_pkey DO NOTHING",
-						 7, types, args, NULL, rgpd_extension_owner(), true, 0);
-		}
-	}
+		hold_link(sub, sub->links[i], ids, n);
 }
 
 /*
@@ -305,4 +307,38 @@ rgpd_discard_link_values(RgpdSubject *sub, int64 *ids, int n)
 				 " WHERE a.subject OPERATOR(pg_catalog.=) $1"
 				 "   AND a.subject_id OPERATOR(pg_catalog.=) ANY ($2)",
 				 2, types, args, NULL, rgpd_extension_owner(), true, 0);
+}
+
+PG_FUNCTION_INFO_V1(rgpd_hold_archived_values);
+
+/*
+ * rgpd._hold_archived_values(link regclass, subject regclass) RETURNS void:
+ * a link registered (again) holds apart the values of the subjects that are
+ * archived now, as archiving them would have.  The owner of both tables.
+ */
+Datum
+rgpd_hold_archived_values(PG_FUNCTION_ARGS)
+{
+	Oid			link = PG_GETARG_OID(0);
+	Oid			subject = PG_GETARG_OID(1);
+	RgpdSubject *sub;
+	int64	   *ids;
+	int			n;
+
+	if (!has_privs_of_role(GetUserId(), rgpd_rel_owner(link)))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(link));
+	if (!has_privs_of_role(GetUserId(), rgpd_rel_owner(subject)))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(subject));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	sub = rgpd_subject(subject, false);
+	rgpd_execute(psprintf("SELECT CAST(s.%s AS pg_catalog.int8) FROM %s AS s"
+						  " WHERE s.rgpd_status OPERATOR(pg_catalog.=) 'archived'::rgpd.status ORDER BY 1",
+						  quote_identifier(sub->key_column), sub->relname),
+				 0, NULL, NULL, NULL, sub->owner, false, 0);
+	ids = rgpd_spi_int64_column(&n);
+	if (n > 0)
+		hold_link(sub, link, ids, n);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

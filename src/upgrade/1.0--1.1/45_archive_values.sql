@@ -159,6 +159,8 @@ $$;
 
 CREATE FUNCTION rgpd._release_archived_values(link regclass, subject regclass) RETURNS void
     AS 'MODULE_PATHNAME', 'rgpd_release_archived_values' LANGUAGE C STRICT;
+CREATE FUNCTION rgpd._hold_archived_values(link regclass, subject regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'rgpd_hold_archived_values' LANGUAGE C STRICT;
 
 -- 1.1: unregistering a link first puts back what it held apart.
 CREATE OR REPLACE FUNCTION rgpd.unregister_link(link regclass, subject regclass) RETURNS void
