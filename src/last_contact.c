@@ -19,6 +19,11 @@
  *	  application's hands, and recomputes a subject whose key or creation
  *	  date changes.
  *
+ *	  On a partitioned table the same statement triggers are on every table
+ *	  of the tree, and act for the registered table at its root; rows that
+ *	  join or leave a link with a partition are recorded by
+ *	  rgpd_partition_link_rows(), called from partitions.c.
+ *
  *	  Both act only as the triggers registration installed: when a trigger's
  *	  configuration is first read, its table, name, events and arguments
  *	  are compared with what registration generates for a registered table
@@ -47,7 +52,9 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -124,6 +131,8 @@ typedef struct TriggerInfo
 	bool		filling;		/* being parsed: invalidations only mark it */
 	bool		stale;			/* invalidated while being parsed */
 	Oid			relid;			/* table the trigger is on */
+	Oid			registered;		/* the registered table it acts for: its
+								 * own, or the root of its partition tree */
 	TriggerKind kind;
 	MemoryContext mcxt;
 	/* link triggers */
@@ -715,9 +724,11 @@ check_trigger_shape(Trigger *trigger, Relation rel, TriggerKind kind)
 }
 
 /*
- * The table whose registration installed a trigger: its own, or for a
+ * The table whose registration installed a trigger: its own; for a
  * trigger cloned onto a partition, the table of the trigger it was cloned
- * from.  Under SPI.
+ * from; for the statement triggers registration puts on every partition
+ * of a registered table (PostgreSQL clones only row triggers), the root
+ * of the partition tree.  Under SPI.
  */
 static Oid
 registered_table(Trigger *trigger, Relation rel)
@@ -727,6 +738,8 @@ registered_table(Trigger *trigger, Relation rel)
 	bool		isnull;
 	Oid			relid;
 
+	if (!trigger->tgisclone && rel->rd_rel->relispartition)
+		return llast_oid(get_partition_ancestors(RelationGetRelid(rel)));
 	if (!trigger->tgisclone)
 		return RelationGetRelid(rel);
 	values[0] = ObjectIdGetDatum(trigger->tgoid);
@@ -748,6 +761,47 @@ registered_table(Trigger *trigger, Relation rel)
 }
 
 /*
+ * The arguments registration gives the triggers of table relid today
+ * (rgpd._link_trigger_args() or rgpd._subject_trigger_args()); *isnull
+ * when the table is not registered as that kind.  Under SPI: the array
+ * lives until SPI_finish().
+ */
+static Datum
+registration_args(Oid relid, TriggerKind kind, bool *isnull)
+{
+	const char *fn = kind == KIND_LINK ? "_link_trigger_args" : "_subject_trigger_args";
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	char	   *sql;
+
+	sql = psprintf("SELECT rgpd.%s($1::pg_catalog.oid::pg_catalog.regclass)", fn);
+	values[0] = ObjectIdGetDatum(relid);
+	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "pericles_rgpd: could not run rgpd.%s()", fn);
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+}
+
+/* Do these arguments differ from the array registration generates? */
+static bool
+args_differ(char **args, int nargs, Datum expected)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+
+	deconstruct_array(DatumGetArrayTypeP(expected), TEXTOID, -1, false,
+					  TYPALIGN_INT, &elems, &nulls, &n);
+	if (n != nargs)
+		return true;
+	for (i = 0; i < n; i++)
+		if (nulls[i] || strcmp(TextDatumGetCString(elems[i]), args[i]) != 0)
+			return true;
+	return false;
+}
+
+/*
  * Is the trigger being fired exactly one that registration installed on a
  * registered table?  Its shape, then its arguments, compared with what
  * registration generates for that table today (rgpd._link_trigger_args()
@@ -755,19 +809,17 @@ registered_table(Trigger *trigger, Relation rel)
  * for its constraint.  Run when the configuration is parsed, not per row.
  * Anything else is refused before it can act: a trigger someone attached
  * to a table of their own, with arguments naming another table, must not
- * write to that table.
+ * write to that table.  Returns the registered table the trigger acts
+ * for (that of a partition is the root of its tree).
  */
-static void
+static Oid
 check_registered(Trigger *trigger, Relation rel, TriggerKind kind)
 {
 	const char *fn = kind == KIND_LINK ? "_link_trigger_args" : "_subject_trigger_args";
 	Oid			fnargs[1] = {REGCLASSOID};
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
 	bool		isnull;
 	Datum		expected;
 	Oid			relid;
-	char	   *sql;
 	const char *detail = NULL;
 
 	check_trigger_shape(trigger, rel, kind);
@@ -787,36 +839,18 @@ check_registered(Trigger *trigger, Relation rel, TriggerKind kind)
 		detail = "The trigger it was cloned from is not found.";
 	else
 	{
-		sql = psprintf("SELECT rgpd.%s($1::pg_catalog.oid::pg_catalog.regclass)", fn);
-		values[0] = ObjectIdGetDatum(relid);
-		if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "pericles_rgpd: could not run rgpd.%s()", fn);
-		expected = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		expected = registration_args(relid, kind, &isnull);
 		if (isnull)
 			detail = kind == KIND_LINK ?
 				"Its table is not registered as a link." :
 				"Its table is not registered as a subject.";
-		else
-		{
-			Datum	   *elems;
-			bool	   *nulls;
-			int			n,
-						i;
-
-			deconstruct_array(DatumGetArrayTypeP(expected), TEXTOID, -1, false,
-							  TYPALIGN_INT, &elems, &nulls, &n);
-			if (n != trigger->tgnargs)
-				detail = "Its arguments differ from those the registration of its table installs.";
-			for (i = 0; detail == NULL && i < n; i++)
-				if (nulls[i] ||
-					strcmp(TextDatumGetCString(elems[i]), trigger->tgargs[i]) != 0)
-					detail = "Its arguments differ from those the registration of its table installs.";
-		}
+		else if (args_differ(trigger->tgargs, trigger->tgnargs, expected))
+			detail = "Its arguments differ from those the registration of its table installs.";
 	}
 	SPI_finish();
 	if (detail != NULL)
 		not_registered(trigger, rel, kind, detail);
+	return relid;
 }
 
 /* UPDATE OF names the key and creation columns, as _sync() writes it. */
@@ -889,7 +923,7 @@ trigger_info(TriggerData *trigdata, TriggerKind kind)
 		old = MemoryContextSwitchTo(info->mcxt);
 		PG_TRY();
 		{
-			check_registered(trigger, rel, kind);
+			info->registered = check_registered(trigger, rel, kind);
 			if (kind == KIND_LINK)
 				parse_link_args(info, trigger, rel);
 			else
@@ -1539,6 +1573,125 @@ recompute_all(RgpdSubject *sub)
 	return changed;
 }
 
+/* Every subject of a table, for callers outside this file (under SPI). */
+int64
+rgpd_recompute_subject(RgpdSubject *sub)
+{
+	return recompute_all(sub);
+}
+
+/* ---- rows that join or leave a partitioned link ---- */
+
+/*
+ * The rows of partition `part` joined (ATTACH PARTITION) or left (DETACH
+ * PARTITION) the registered link table `link`: record them as an INSERT
+ * or a DELETE of those rows would have.  Joining raises the subjects they
+ * bring (and, as any contact, un-archives or erases on arrival); leaving
+ * recomputes the subjects whose last_contact may have been one of their
+ * dates.  The configuration is the registration's own (the arguments
+ * rgpd._link_trigger_args() gives the link's triggers), read against each
+ * table of the partition's tree that holds rows, whose columns may lie in
+ * another order than the link's.  The command that moved the partition
+ * holds it locked against writers; the rows are read under a fresh
+ * snapshot.  Under SPI.
+ */
+void
+rgpd_partition_link_rows(Oid link, Oid part, bool joined)
+{
+	List	   *members = find_all_inheritors(part, AccessShareLock, NULL);
+	bool		isnull;
+	Datum		expected = registration_args(link, KIND_LINK, &isnull);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nargs;
+	Trigger		config;
+	ContactSet *sets = NULL;
+	Oid		   *subjects = NULL;
+	int			nsubjects = 0;
+	Snapshot	snapshot;
+	ListCell   *lc;
+	int			i,
+				s;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table %s is not registered as a link", rgpd_relname(link))));
+	deconstruct_array(DatumGetArrayTypeP(expected), TEXTOID, -1, false,
+					  TYPALIGN_INT, &elems, &nulls, &nargs);
+	memset(&config, 0, sizeof(config));
+	config.tgname = "rgpd_link_insert";
+	config.tgnargs = nargs;
+	config.tgargs = palloc(sizeof(char *) * Max(nargs, 1));
+	for (i = 0; i < nargs; i++)
+		config.tgargs[i] = nulls[i] ? "" : TextDatumGetCString(elems[i]);
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	foreach(lc, members)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), AccessShareLock);
+		TriggerInfo info;
+		TableScanDesc scan;
+		TupleTableSlot *slot;
+
+		/* partitioned tables hold no rows of their own */
+		if (rel->rd_rel->relkind != RELKIND_RELATION)
+		{
+			table_close(rel, AccessShareLock);
+			continue;
+		}
+		memset(&info, 0, sizeof(info));
+		parse_link_args(&info, &config, rel);
+		if (sets == NULL)
+		{
+			nsubjects = info.nsubjects;
+			sets = palloc0(sizeof(ContactSet) * nsubjects);
+			subjects = palloc(sizeof(Oid) * nsubjects);
+			for (s = 0; s < nsubjects; s++)
+				subjects[s] = info.subjects[s].subject;
+		}
+
+		scan = table_beginscan(rel, snapshot, 0, NULL);
+		slot = table_slot_create(rel, NULL);
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			for (s = 0; s < nsubjects; s++)
+			{
+				if (joined)
+					collect_new_row(slot, &info.subjects[s], &sets[s]);
+				else
+					collect_old_row(slot, &info.subjects[s], &sets[s]);
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+		/* one entry per subject from here on: big partitions stay small */
+		for (s = 0; s < nsubjects; s++)
+			sets[s].n = merge_contacts(sets[s].items, sets[s].n);
+	}
+	UnregisterSnapshot(snapshot);
+
+	for (s = 0; s < nsubjects; s++)
+	{
+		RgpdSubject *sub;
+
+		if (sets[s].n == 0)
+			continue;
+		sub = rgpd_subject(subjects[s], false);
+		if (joined)
+		{
+			/* no foreign-key check of this statement locked them */
+			for (i = 0; i < sets[s].n; i++)
+				sets[s].items[i].locked = false;
+			rgpd_raise_contacts(sub, sets[s].items, sets[s].n, link, "contact");
+		}
+		else
+			rgpd_lower_contacts(sub, sets[s].items, sets[s].n);
+	}
+}
+
 /* ---- the link trigger ---- */
 
 static void
@@ -1666,8 +1819,7 @@ rgpd_link_trigger(PG_FUNCTION_ARGS)
 		if (lower.n > 0)
 			rgpd_lower_contacts(sub, lower.items, lower.n);
 		if (raise.n > 0)
-			rgpd_raise_contacts(sub, raise.items, raise.n,
-								RelationGetRelid(trigdata->tg_relation), "contact");
+			rgpd_raise_contacts(sub, raise.items, raise.n, info->registered, "contact");
 	}
 
 	SPI_finish();
@@ -1855,7 +2007,8 @@ rgpd_subject_trigger(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
-	sub = rgpd_subject(RelationGetRelid(trigdata->tg_relation), false);
+	/* a partition's trigger acts for the registered (partitioned) table */
+	sub = rgpd_subject(info->registered, false);
 
 	if (TRIGGER_FIRED_BY_INSERT(ev) && TRIGGER_FIRED_FOR_STATEMENT(ev))
 	{

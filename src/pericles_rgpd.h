@@ -193,6 +193,8 @@ extern void rgpd_raise_contacts(RgpdSubject *sub, RgpdContact *contacts, int n,
 								Oid link, const char *reason);
 extern void rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *contacts, int n);
 extern int64 rgpd_recompute_ids(RgpdSubject *sub, int64 *ids, int n);
+extern int64 rgpd_recompute_subject(RgpdSubject *sub);
+extern void rgpd_partition_link_rows(Oid link, Oid part, bool joined);
 
 /* ---- archive (archive.c) ---- */
 
