@@ -92,6 +92,31 @@ SELECT id, client1_name, client1_phone, client2_name FROM larch.offers ORDER BY 
 SET client_min_messages = warning;
 SELECT count(*) AS differences FROM rgpd.verify('larch.clients');
 
+-- registering the link again, with fewer personal columns, keeps the
+-- archive whole: what the new registration names stays held, what it no
+-- longer names comes back; a link registered while people are archived
+-- holds their values at once
+\c - regress_manager
+SET client_min_messages = warning;
+SELECT rgpd.archive('larch.clients', 2) AS archived;
+\c - regress_owner
+SET client_min_messages = warning;
+SELECT rgpd.register_link('larch.offers', 'larch.clients', '{client1_id,client2_id}', '{created}',
+                          '{"client1_id": ["client1_name"], "client2_id": ["client2_name"]}');
+SELECT id, client1_name, client1_phone, client2_name FROM larch.offers ORDER BY id;
+CREATE TABLE larch.calls (id integer PRIMARY KEY, client_id integer REFERENCES larch.clients, caller text, at date);
+INSERT INTO larch.calls VALUES (1, 2, 'Bernard', '2016-01-01');
+GRANT SELECT ON larch.calls TO regress_agent, regress_manager;
+SELECT rgpd.register_link('larch.calls', 'larch.clients', '{client_id}', '{at}', '{"client_id": ["caller"]}');
+\c - regress_agent
+SET client_min_messages = warning;
+SELECT id, caller FROM larch.calls;
+\c - regress_manager
+SET client_min_messages = warning;
+SELECT rgpd.unarchive('larch.clients', 2) AS unarchived;
+SELECT id, client1_name, client2_name FROM larch.offers ORDER BY id;
+SELECT id, caller FROM larch.calls;
+
 -- unregistering the link puts back what it held: Bernard is archived
 -- again, then the offers are unregistered
 \c - regress_manager

@@ -555,6 +555,9 @@ BEGIN
                             quote_ident((SELECT n.nspname FROM pg_class AS c2 JOIN pg_namespace AS n
                                            ON n.oid = c2.relnamespace WHERE c2.oid = p_link))
                             || '.' || quote_ident(x)) IS NOT NULL);
+        -- values held apart under the earlier registration go back first;
+        -- the new one holds them again below, column by column as it says
+        PERFORM rgpd._release_archived_values(p_link, p_subject);
         DELETE FROM rgpd.links AS x WHERE x.link = p_link AND x.subject = p_subject;
     END IF;
 
@@ -603,6 +606,8 @@ BEGIN
         -- gate, as that owner, never as the (super)user registering it
         PERFORM rgpd._mark_link_rows(p_link, p_subject);
     END IF;
+    -- the people archived now have their values on this link held apart
+    PERFORM rgpd._hold_archived_values(p_link, p_subject);
     PERFORM rgpd.recompute(p_subject);
 END
 $$;
