@@ -225,6 +225,8 @@ extern void rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n,
 								 const char *reason);
 extern void rgpd_journal(const char *action, Oid subject, int64 *ids, int n,
 						 Jsonb **details, Jsonb *detail);
+extern int64 rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin,
+							   Datum at, const char *token_id, const char *caller);
 
 /* ---- the restricted archive on linked rows (archive_values.c) ---- */
 extern void rgpd_archive_link_values(RgpdSubject *sub, int64 *ids, int n);
