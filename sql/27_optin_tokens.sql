@@ -32,7 +32,11 @@ INSERT INTO tok.clients VALUES
 SELECT rgpd.register_subject('tok.clients', created_column => 'created', negotiator_column => 'negotiator',
                              email_column => 'email', personal_columns => '{name,email}');
 SELECT rgpd.archive('tok.clients', 3) AS archived;
-GRANT SELECT ON tok.clients TO regress_agent, regress_manager, regress_mailing;
+-- another subject table with the same keys
+CREATE TABLE tok.prospects (id integer PRIMARY KEY, created date NOT NULL);
+INSERT INTO tok.prospects VALUES (1, current_date - 500), (2, current_date - 500);
+SELECT rgpd.register_subject('tok.prospects', created_column => 'created');
+GRANT SELECT ON tok.clients, tok.prospects TO regress_agent, regress_manager, regress_mailing;
 
 -- who may issue tokens: managers and the mailing job, not an agent
 \c - regress_agent
@@ -43,6 +47,7 @@ SET client_min_messages = warning;
 INSERT INTO public.tokens SELECT 'one', rgpd.optin_token('tok.clients', 1);
 INSERT INTO public.tokens SELECT 'two', rgpd.optin_token('tok.clients', 2, '7 days');
 INSERT INTO public.tokens SELECT 'short', rgpd.optin_token('tok.clients', 2, '1 second');
+INSERT INTO public.tokens SELECT 'prospect', rgpd.optin_token('tok.prospects', 2);
 -- a token is opaque, URL-safe, and different each time
 SELECT name, token ~ '^[A-Za-z0-9_-]+$' AS url_safe, length(token) BETWEEN 60 AND 120 AS short
   FROM public.tokens ORDER BY name;
@@ -76,6 +81,9 @@ SELECT rgpd.optin((SELECT token FROM public.tokens WHERE name = 'one'), 'reconse
 -- once only
 SELECT regexp_replace(try(format('SELECT rgpd.optin(%L, %L)', (SELECT token FROM public.tokens WHERE name = 'one'),
                   'reconsent-email-2026-06')), '[0-9a-f]{16}', '<id>') AS try;
+-- a token for another table acts on that table's row only
+SELECT rgpd.optin((SELECT token FROM public.tokens WHERE name = 'prospect'), 'reconsent-email-2026-06') > 0
+    AS recorded;
 -- an archived client comes back
 SELECT rgpd.optin((SELECT token FROM public.tokens WHERE name = 'archived'), 'reconsent-email-2026-06') > 0
     AS recorded;
@@ -117,17 +125,18 @@ SELECT regexp_replace(try(format('SELECT rgpd.optin(%L, %L)', (SELECT token FROM
 \c - regress_owner
 SET client_min_messages = warning;
 SELECT id, rgpd_status, last_contact = current_date AS contact_today FROM tok.clients ORDER BY id;
-SELECT subject_id, origin ~ '^reconsent-email-2026-06 \[token [0-9a-f]{16}\]$' AS origin_with_token_id,
+SELECT id, last_contact = current_date AS contact_today FROM tok.prospects ORDER BY id;
+SELECT subject, subject_id, origin ~ '^reconsent-email-2026-06 \[token [0-9a-f]{16}\]$' AS origin_with_token_id,
        recorded_by
-  FROM rgpd.optin_events WHERE subject = 'tok.clients'::regclass ORDER BY id;
+  FROM rgpd.optin_events WHERE subject::text LIKE 'tok.%' ORDER BY id;
 SELECT subject_id, negotiator, reason FROM rgpd.recontact_tasks
  WHERE subject = 'tok.clients'::regclass ORDER BY id;
 \c - regress_manager
 SET client_min_messages = warning;
-SELECT actor, action, subject_id, detail->>'caller' AS caller,
+SELECT actor, action, subject, subject_id, detail->>'caller' AS caller,
        detail->>'token' ~ '^[0-9a-f]{16}$' AS token_id,
        position(detail->>'token' IN detail->>'origin') > 0 AS same_id
-  FROM rgpd.journal WHERE subject = 'tok.clients'::regclass AND action IN ('optin', 'unarchive')
+  FROM rgpd.journal WHERE subject::text LIKE 'tok.%' AND action IN ('optin', 'unarchive')
  ORDER BY id;
 SELECT count(*) AS used, count(optin_id) AS with_optin FROM rgpd.optin_tokens_used;
 -- no token anywhere in the extension's tables
