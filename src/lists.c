@@ -69,22 +69,33 @@ typedef struct DueArgs
 	Oid			relid;
 	const char *action;
 	DateADT		as_of;
+	const char *negotiator;		/* one portfolio, or NULL: all */
 	RgpdSubject *sub;
 } DueArgs;
 
-/* Run the due query of one table as its owner (isolated by the caller). */
+/*
+ * Run the due query of one table as its owner (isolated by the caller).
+ * A portfolio is a filter on the query's negotiator column, which the
+ * planner pushes down to the table (an index on the negotiator column,
+ * or on its text, serves it).
+ */
 static void
 due_fetch(void *arg)
 {
 	DueArgs    *a = (DueArgs *) arg;
-	Oid			argtypes[1] = {DATEOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {DATEOID, TEXTOID};
+	Datum		values[2];
+	char	   *sql;
 
 	a->sub = rgpd_subject(a->relid, false);
 	values[0] = DateADTGetDatum(a->as_of);
-	rgpd_execute(rgpd_generated_sql(a->relid, psprintf("due_%s", a->action),
-									InvalidOid, NULL),
-				 1, argtypes, values, NULL, a->sub->owner, false, 0);
+	sql = rgpd_generated_sql(a->relid, psprintf("due_%s", a->action), InvalidOid, NULL);
+	if (a->negotiator)
+	{
+		values[1] = CStringGetTextDatum(a->negotiator);
+		sql = psprintf("SELECT q.* FROM (%s) AS q WHERE q.negotiator OPERATOR(pg_catalog.=) $2", sql);
+	}
+	rgpd_execute(sql, a->negotiator ? 2 : 1, argtypes, values, NULL, a->sub->owner, false, 0);
 }
 
 static int
@@ -97,12 +108,16 @@ cmp_int64_key(const void *a, const void *b)
 }
 
 /*
- * rgpd._due(subject regclass, action text, as_of date)
+ * rgpd._due(subject regclass, action text, as_of date, negotiator text
+ *           DEFAULT NULL)
  *   RETURNS TABLE (subject regclass, id bigint, last_contact date,
- *                  due_on date, policy text, excluded boolean)
+ *                  due_on date, policy text, excluded boolean,
+ *                  negotiator text)
  * The rows of one subject table due for 'archive' or 'anonymise' by the
- * end of the month of as_of (excluded ones flagged), as the caller may see
- * them; the list to anonymise is for managers only.
+ * end of the month of as_of (excluded ones flagged), with the negotiator
+ * of each (NULL when the table registered none), as the caller may see
+ * them; with a negotiator, that portfolio only.  The list to anonymise is
+ * for managers only.
  */
 Datum
 rgpd_due(PG_FUNCTION_ARGS)
@@ -130,6 +145,8 @@ rgpd_due(PG_FUNCTION_ARGS)
 				 errmsg("unknown action \"%s\"", action),
 				 errhint("Use 'archive' or 'anonymise'.")));
 	a.action = action;
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+		a.negotiator = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	rgpd_check_as_of(a.as_of);
 
 	/* the list to anonymise is shown only to personal-data managers */
@@ -162,8 +179,8 @@ rgpd_due(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < nrows; i++)
 	{
-		Datum		values[6];
-		bool		nulls[6];
+		Datum		values[7];
+		bool		nulls[7];
 		int			c;
 		bool		isnull;
 		int64		id = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &isnull));
@@ -171,7 +188,7 @@ rgpd_due(PG_FUNCTION_ARGS)
 		if (nvisible < (int) nrows &&
 			bsearch(&id, ids, nvisible, sizeof(int64), cmp_int64_key) == NULL)
 			continue;
-		for (c = 0; c < 6; c++)
+		for (c = 0; c < 7; c++)
 			values[c] = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, c + 1, &nulls[c]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -184,6 +201,7 @@ rgpd_due(PG_FUNCTION_ARGS)
 typedef struct CountArgs
 {
 	Oid			relid;
+	const char *negotiator;		/* one portfolio, or NULL: all */
 	RgpdSubject *sub;
 } CountArgs;
 
@@ -191,20 +209,40 @@ static void
 status_fetch(void *arg)
 {
 	CountArgs  *a = (CountArgs *) arg;
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	char	   *portfolio = "";
 
 	a->sub = rgpd_subject(a->relid, false);
+	if (a->negotiator)
+	{
+		char	   *column = NULL;
+
+		values[0] = ObjectIdGetDatum(a->relid);
+		if (SPI_execute_with_args("SELECT s.negotiator_column FROM rgpd.subjects AS s"
+								  " WHERE s.subject OPERATOR(pg_catalog.=) $1",
+								  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+			column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		/* no negotiator column: no portfolio holds anything */
+		portfolio = column == NULL ? " AND false" :
+			psprintf(" AND CAST(s.%s AS pg_catalog.text) OPERATOR(pg_catalog.=) $2",
+					 quote_identifier(column));
+		values[1] = CStringGetTextDatum(a->negotiator);
+	}
 	rgpd_execute(psprintf("SELECT pg_catalog.count(*) FILTER (WHERE s.rgpd_status OPERATOR(pg_catalog.=) %s),"
 						  "       pg_catalog.count(*) FILTER (WHERE s.rgpd_status OPERATOR(pg_catalog.=) %s)"
-						  "  FROM %s AS s WHERE s.rgpd_status OPERATOR(pg_catalog.<>) %s",
+						  "  FROM %s AS s WHERE s.rgpd_status OPERATOR(pg_catalog.<>) %s%s",
 						  "'archived'::rgpd.status", "'anonymised'::rgpd.status",
-						  a->sub->relname, "'active'::rgpd.status"),
-				 0, NULL, NULL, NULL, a->sub->owner, false, 1);
+						  a->sub->relname, "'active'::rgpd.status", portfolio),
+				 a->negotiator ? 2 : 0, argtypes, values, NULL, a->sub->owner, false, 1);
 }
 
 /*
- * rgpd._status_counts(subject regclass, OUT archived bigint, OUT anonymised
- * bigint): how many rows of the table are archived (for managers only)
- * and anonymised, for those who may read the table (else NULLs).
+ * rgpd._status_counts(subject regclass, negotiator text DEFAULT NULL,
+ * OUT archived bigint, OUT anonymised bigint): how many rows of the table
+ * (of one negotiator's portfolio) are archived (for managers only) and
+ * anonymised, for those who may read the table (else NULLs).
  */
 Datum
 rgpd_status_counts(PG_FUNCTION_ARGS)
@@ -216,7 +254,11 @@ rgpd_status_counts(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "pericles_rgpd: _status_counts must return a record");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
 	a.relid = PG_GETARG_OID(0);
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		a.negotiator = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	if (rgpd_caller_reads_subject(a.relid) &&

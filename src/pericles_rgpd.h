@@ -227,6 +227,8 @@ extern void rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n,
 								 const char *reason);
 extern void rgpd_journal(const char *action, Oid subject, int64 *ids, int n,
 						 Jsonb **details, Jsonb *detail);
+extern int64 rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin,
+							   Datum at, const char *token_id, const char *caller);
 
 /* ---- the sweep (sweep.c), also run in committed batches (batches.c) ---- */
 extern int64 *rgpd_due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n);
