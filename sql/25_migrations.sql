@@ -71,6 +71,47 @@ DELETE FROM mandates WHERE client_id = 3;
 SELECT id, last_contact FROM customers ORDER BY id;
 SELECT count(*) AS stale_rows FROM rgpd.verify('mig.customers');
 
+-- renaming the schema of a registered table is followed as well
+\c - postgres
+SET client_min_messages = warning;
+ALTER SCHEMA mig RENAME TO mig_renamed;
+SELECT substring(pg_get_triggerdef(oid) FROM 'subject:([^'']*)''') AS subject_argument
+  FROM pg_trigger WHERE tgrelid = 'mig_renamed.mandates'::regclass AND tgname = 'rgpd_link_insert';
+ALTER SCHEMA mig_renamed RENAME TO mig;
+
+-- one tenant's tables never make another role's migration fail: a tenant
+-- that put a trigger of its own, under the engine's trigger name, on its own
+-- registered link changes nothing for the owner's ALTER TABLE (before this
+-- was mended, every such link's triggers were re-created as the caller: 42501)
+CREATE SCHEMA mig_tenant AUTHORIZATION regress_agent;
+\c - regress_agent
+SET client_min_messages = warning;
+CREATE TABLE mig_tenant.s1 (id int PRIMARY KEY, created date NOT NULL);
+CREATE TABLE mig_tenant.l1 (id int PRIMARY KEY, s1_id int, at date);
+SELECT rgpd.register_subject('mig_tenant.s1', created_column => 'created', time_zone => 'UTC');
+SELECT rgpd.register_link('mig_tenant.l1', 'mig_tenant.s1', '{s1_id}', '{at}');
+CREATE FUNCTION mig_tenant.noop() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NULL; END $f$;
+DROP TRIGGER rgpd_link_insert ON mig_tenant.l1;
+CREATE TRIGGER rgpd_link_insert AFTER INSERT ON mig_tenant.l1
+    FOR EACH STATEMENT EXECUTE FUNCTION mig_tenant.noop();
+\c - regress_owner
+SET client_min_messages = warning;
+SET search_path = mig, public;
+ALTER TABLE customers ADD COLUMN note2 text;
+ALTER TABLE mandates RENAME TO offers;
+ALTER TABLE offers RENAME TO mandates;
+SELECT count(*) AS stale_rows FROM rgpd.verify('mig.customers');
+\c - regress_agent
+SET client_min_messages = warning;
+SELECT rgpd.unregister_link('mig_tenant.l1', 'mig_tenant.s1');
+SELECT rgpd.unregister_subject('mig_tenant.s1');
+\c - postgres
+SET client_min_messages = warning;
+DROP SCHEMA mig_tenant CASCADE;
+\c - regress_owner
+SET client_min_messages = warning;
+SET search_path = mig, public;
+
 -- dropping a whole registered table still takes its registration with it
 DROP TABLE mandates;
 SELECT count(*) AS links_left FROM rgpd.links WHERE subject = 'mig.customers'::regclass;

@@ -381,12 +381,23 @@ BEGIN
                   HINT = 'Register the table again without the column (rgpd.register_subject() or rgpd.register_link() with the other columns), rename it, then register it under its new name; a key or subject column needs rgpd.unregister_link() / rgpd.unregister_subject() first.';
     END LOOP;
 
-    -- the triggers of a link carry the names of its subject tables
+    -- the triggers of a link carry the names of its subject tables: re-create
+    -- them for the links of the tables (or schemas) this command renamed or
+    -- moved, and only where the engine's own trigger is there to re-create
+    -- (a trigger of that name another role put there is not ours to follow,
+    -- and one tenant's tables never make another role's command fail)
     FOR l IN
         SELECT DISTINCT x.link
           FROM rgpd.links AS x
           JOIN pg_trigger AS t ON t.tgrelid = x.link AND t.tgname = 'rgpd_link_insert'
+                              AND t.tgfoid = 'rgpd.link_trigger()'::regprocedure
+          JOIN pg_class AS sc ON sc.oid = x.subject
+          JOIN pg_class AS lc ON lc.oid = x.link
          WHERE position(convert_to('subject:' || x.subject::text, 'UTF8') || '\x00'::bytea IN t.tgargs) = 0
+           AND EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() AS d
+                        WHERE (d.classid = 'pg_class'::regclass AND d.objid IN (x.subject, x.link))
+                           OR (d.classid = 'pg_namespace'::regclass
+                               AND d.objid IN (sc.relnamespace, lc.relnamespace)))
     LOOP
         PERFORM rgpd._sync_link(l);
     END LOOP;
