@@ -98,6 +98,23 @@ CREATE TEMP TABLE tt (id int PRIMARY KEY, email text);
 SELECT try($$INSERT INTO rgpd.subjects (subject, key_column, time_zone, email_column)
              VALUES ('pg_temp.tt', 'id', 'UTC', 'email')$$);
 SELECT try($$UPDATE rgpd.subjects SET email_column = 'nope' WHERE subject = 'bait.people'::regclass$$);
+-- and what registration and rgpd.set_policy() refuse, written directly:
+-- periods no due date can be computed with, a key that is not an integer,
+-- a time zone that does not exist, a link column that does not exist
+CREATE TABLE bait.visits (id bigint PRIMARY KEY, person_id bigint, at date);
+SELECT rgpd.register_link('bait.visits', 'bait.people', '{person_id}', '{at}');
+SELECT try($$UPDATE rgpd.policies SET archive_after = '100000000 years', anonymise_after = '170000000 years'
+             WHERE subject = 'bait.people'::regclass$$);
+SELECT try($$UPDATE rgpd.policies SET archive_after = '6 years' WHERE subject = 'bait.people'::regclass$$);
+SELECT try($$UPDATE rgpd.subjects SET key_column = 'name' WHERE subject = 'bait.people'::regclass$$);
+SELECT try($$UPDATE rgpd.subjects SET time_zone = 'Mars/Olympus' WHERE subject = 'bait.people'::regclass$$);
+SELECT try($$UPDATE rgpd.links SET date_columns = '{nosuch}' WHERE link = 'bait.visits'::regclass$$);
+SELECT try($$UPDATE rgpd.links SET subject_columns = '{at}' WHERE link = 'bait.visits'::regclass$$);
+SELECT p.archive_after, p.anonymise_after, s.key_column, s.time_zone, l.subject_columns, l.date_columns
+  FROM rgpd.policies AS p JOIN rgpd.subjects AS s USING (subject) JOIN rgpd.links AS l USING (subject)
+ WHERE subject = 'bait.people'::regclass;
+SELECT rgpd.unregister_link('bait.visits', 'bait.people');
+DROP TABLE bait.visits;
 
 -- F8: an agent's export leaves out, and names, what it may not read
 \c - regress_manager

@@ -183,8 +183,19 @@ BEGIN
         -- row would be left behind for everyone), the extension's tables,
         -- columns that do not exist
         PERFORM rgpd._require_registrable(NEW.subject, 'subject');
-        PERFORM rgpd._require_column(NEW.subject, NEW.key_column, 'key');
-        FOREACH c IN ARRAY ARRAY[NEW.created_column, NEW.negotiator_column, NEW.email_column, NEW.mobile_column]
+        PERFORM rgpd._require_column(NEW.subject, NEW.key_column, 'key',
+                                     ARRAY['smallint', 'integer', 'bigint']::regtype[]);
+        IF NEW.created_column IS NOT NULL THEN
+            PERFORM rgpd._require_column(NEW.subject, NEW.created_column, 'creation date',
+                ARRAY['date', 'timestamp without time zone', 'timestamp with time zone']::regtype[]);
+        END IF;
+        IF NEW.time_zone IS NULL
+           OR NOT EXISTS (SELECT 1 FROM pg_timezone_names AS z WHERE z.name = NEW.time_zone) THEN
+            RAISE EXCEPTION 'time zone "%" not recognized', NEW.time_zone
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Give a name from pg_timezone_names, such as ''Europe/Paris'', as time_zone.';
+        END IF;
+        FOREACH c IN ARRAY ARRAY[NEW.negotiator_column, NEW.email_column, NEW.mobile_column]
                              || NEW.personal_columns LOOP
             IF c IS NOT NULL THEN
                 PERFORM rgpd._require_column(NEW.subject, c, 'registered');
@@ -198,11 +209,29 @@ BEGIN
         RETURN NEW;
     END IF;
     IF TG_TABLE_NAME = 'policies' THEN
+        -- the bounds rgpd.set_policy() keeps, so that every due date exists
+        PERFORM rgpd._check_period(NEW.name, 'archive_after', NEW.archive_after);
+        PERFORM rgpd._check_period(NEW.name, 'anonymise_after', NEW.anonymise_after);
+        IF NEW.archive_after >= NEW.anonymise_after THEN
+            RAISE EXCEPTION 'archive_after (%) of policy "%" must be shorter than anonymise_after (%)',
+                            NEW.archive_after, NEW.name, NEW.anonymise_after
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Records are archived first, anonymised later.';
+        END IF;
         IF NEW.applies_when IS NOT NULL THEN
             NEW.applies_when := rgpd._normalize_predicate(NEW.subject, NEW.applies_when);
         END IF;
         PERFORM rgpd._invalidate(NEW.subject);
     ELSE
+        -- the columns rgpd.register_link() checks: subject keys, dates
+        FOREACH c IN ARRAY NEW.subject_columns LOOP
+            PERFORM rgpd._require_column(NEW.link, c, 'subject',
+                                         ARRAY['smallint', 'integer', 'bigint']::regtype[]);
+        END LOOP;
+        FOREACH c IN ARRAY NEW.date_columns LOOP
+            PERFORM rgpd._require_column(NEW.link, c, 'date',
+                ARRAY['date', 'timestamp without time zone', 'timestamp with time zone']::regtype[]);
+        END LOOP;
         IF NEW.excludes_when IS NOT NULL THEN
             NEW.excludes_when := rgpd._normalize_predicate(NEW.link, NEW.excludes_when);
         END IF;
