@@ -39,8 +39,10 @@ CREATE OPERATOR agent_space.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = a
 SET search_path = agent_space, pg_catalog;
 
 -- contacts on a visible client, on an archived one (still due: it stays
--- archived) and on another archived one given a fresh contact (it comes
--- back, the contact makes it no longer due)
+-- archived) and on another archived one given a fresh contact: recorded,
+-- but it stays archived too, since the agent could not see it (only a role
+-- that may read the archive brings a record back by a contact,
+-- 15_owner_contacts); each contact on an archived record is journaled
 INSERT INTO crm.offers (client_id, created) VALUES
     (1, current_date - interval '1 year'),
     (2, current_date - interval '4 years'),

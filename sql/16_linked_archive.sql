@@ -75,8 +75,10 @@ SELECT id, client1_name, client1_phone, client2_name FROM larch.offers ORDER BY 
 SET client_min_messages = warning;
 SELECT rgpd.optin('larch.clients', 3, 'e-mail link') > 0 AS opted_in;
 SELECT id, client1_name, client1_phone FROM larch.offers WHERE id = 12;
--- a new contact (an agent's) brings Bernard back, with his values
-\c - regress_agent
+-- a new contact (the application's, connected as the tables' owner)
+-- brings Bernard back, with his values (an agent's would not: it cannot
+-- read the archive, 15_owner_contacts)
+\c - regress_owner
 SET client_min_messages = warning;
 INSERT INTO larch.notes VALUES (2, 'Bernard', CURRENT_DATE);
 SELECT id, client1_name, client2_name FROM larch.offers ORDER BY id;

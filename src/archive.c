@@ -362,9 +362,68 @@ rgpd_unarchive_ids(RgpdSubject *sub, int64 *ids, int n, const char *reason)
 }
 
 /*
+ * May the current user bring archived rows of this table back by recording
+ * a contact?  Those who may read the archive anyway: superusers, roles with
+ * BYPASSRLS, managers, and the table's owner (the application itself,
+ * which FORCE ROW LEVEL SECURITY only keeps from reading it by mistake).
+ */
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+static bool
+may_revive_archived(RgpdSubject *sub)
+{
+	Oid			user = GetUserId();
+
+	return superuser() || has_bypassrls_privilege(user) || rgpd_is_manager() ||
+		has_privs_of_role(user, sub->owner);
+}
+
+/*
+ * Of these ids, those archived in the snapshot of the statement that
+ * recorded the contact: rows the writer could not see when it acted.
+ * Read as the owner, row security lifted, with the statement's own
+ * snapshot (not a new one, which would see an archive committed since).
+ */
+static int64 *
+archived_before(RgpdSubject *sub, int64 *ids, int n, int *narchived)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	char	   *sql;
+	int64	   *found;
+
+	sql = psprintf("SELECT CAST(s.%1$s AS pg_catalog.int8) FROM %2$s AS s"
+				   " WHERE s.%1$s OPERATOR(pg_catalog.=) ANY ($1)"
+				   "   AND s.rgpd_status OPERATOR(pg_catalog.=) 'archived'::rgpd.status",
+				   quote_identifier(sub->key_column), sub->relname);
+	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
+	rgpd_gate_execute(NULL, sql, 1, argtypes, values, NULL, sub->owner,
+					  RGPD_GATE_NOFORCE_RLS | RGPD_GATE_READ_ONLY, 0);
+	found = rgpd_spi_int64_column(narchived);
+	*narchived = rgpd_sort_unique_int64(found, *narchived);
+	pfree(sql);
+	return found;
+}
+
+/*
  * An archived subject was given a contact: bring it back if that contact
  * makes it no longer due for archiving this month.  Runs its policies'
  * predicates, hence under a pinned search_path.
+ *
+ * A writer who may not read the archive brings back only the rows it saw
+ * active when its statement began (the sweep archived them while it was
+ * writing: 1.0 left them archived with a fresh contact).  A row it could
+ * not see keeps its archived status: last_contact stays exact, the
+ * contact is journaled (contact_on_archived, identifiers only) for the
+ * managers to decide, and nobody lifts the restricted archive by inserting
+ * rows that name archived people.
  */
 void
 rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n, const char *reason)
@@ -373,8 +432,32 @@ rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n, const char *reason)
 	Datum		values[1];
 	int64	   *changed;
 	int			nchanged;
-	int			nest = rgpd_pin_search_path();
+	int			nest;
 
+	if (n > 0 && !may_revive_archived(sub))
+	{
+		int			narchived;
+		int64	   *archived = archived_before(sub, ids, n, &narchived);
+
+		if (narchived > 0)
+		{
+			int			i,
+						j = 0;
+
+			rgpd_journal("contact_on_archived", sub->relid, archived, narchived,
+						 NULL, rgpd_reason_detail(reason));
+			/* keep the ids that are not in the (sorted) archived list */
+			for (i = 0; i < n; i++)
+				if (bsearch(&ids[i], archived, narchived, sizeof(int64),
+							cmp_int64) == NULL)
+					ids[j++] = ids[i];
+			n = j;
+		}
+		if (n == 0)
+			return;
+	}
+
+	nest = rgpd_pin_search_path();
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
 	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->unarchive_fresh, "unarchive_fresh",
 										1, argtypes, 0),

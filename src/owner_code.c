@@ -200,11 +200,13 @@ rgpd_gate_execute(SPIPlanPtr plan, const char *sql, int nargs, Oid *argtypes,
 		internal_level = 0;
 	PG_TRY();
 	{
+		bool		read_only = (flags & RGPD_GATE_READ_ONLY) != 0;
+
 		if (plan)
-			ret = SPI_execute_plan(plan, values, nulls, false, tcount);
+			ret = SPI_execute_plan(plan, values, nulls, read_only, tcount);
 		else
 			ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
-										false, tcount);
+										read_only, tcount);
 	}
 	PG_FINALLY();
 	{

@@ -47,6 +47,8 @@ extern char *rgpd_trusted_owners;
 										 * ri_triggers.c */
 #define RGPD_GATE_INTERNAL		0x02	/* the extension's own write: the
 										 * triggers leave it alone */
+#define RGPD_GATE_READ_ONLY		0x04	/* a read with the caller's active
+										 * snapshot (SPI read_only) */
 
 extern void rgpd_owner_code_init(void);
 extern void rgpd_owner_code_reset(void);
