@@ -7,6 +7,11 @@
 # assertion (a pgTAP file that dies or misses its plan counts one more
 # failure).  The last line is "N passed, N failed"; the exit status is
 # non-zero on any failure.  KEEP_CLUSTER=1 keeps the cluster directory.
+#
+# While developing, RGPD_ONLY="00_install 28_retention hold_vs_forget
+# 06_retention_calendar" runs only the pg_regress tests, isolation specs and
+# pgTAP files of those names (the standby and the scheduled sweep are then
+# skipped); make test itself always runs everything.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,13 +79,22 @@ suite() {
 }
 
 # ---- pg_regress, isolation ----
+# only NAME...: the names of the arguments that RGPD_ONLY lists (all of
+# them when it is unset)
+only() {
+	local n
+	for n in "$@"; do
+		if [ -z "${RGPD_ONLY:-}" ] || [[ " $RGPD_ONLY " == *" $n "* ]]; then echo "$n"; fi
+	done
+}
 suite pg_regress regress/pg_regress rgpd_regress "$work" "$work/regress" \
-	$(cd sql && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+	$(only $(cd sql && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort))
 suite isolation isolation/pg_isolation_regress rgpd_isolation "$work/test" "$work/isolation" \
-	$(cd test/specs && ls *.spec 2>/dev/null | sed 's/\.spec$//' | sort)
+	$(only $(cd test/specs && ls *.spec 2>/dev/null | sed 's/\.spec$//' | sort))
 
 # ---- pgTAP ----
-tap_files=$(ls "$work"/test/pgtap/*.sql 2>/dev/null | sort)
+tap_files=$(for f in $(only $(cd test/pgtap && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)); do
+	echo "$work/test/pgtap/$f.sql"; done)
 if [ -n "$tap_files" ]; then
 	echo "== pgTAP"
 	pg_sql -d rgpd_tap -c "CREATE EXTENSION pgtap" || failed=$((failed + 1))
@@ -148,7 +162,7 @@ standby() {
 	failed=$((failed + $(grep -cE '^failed' "$log" || true)))
 	standby_stop
 }
-standby
+[ -z "${RGPD_ONLY:-}" ] && standby
 
 # scheduled_sweep: one real run of the sweep by pg_cron.  A database other
 # than cron.database_name schedules its sweep every minute (so the job is
@@ -196,6 +210,6 @@ scheduled_sweep() {
 	pg_sql -d postgres -c "DROP DATABASE $db" -c "DROP ROLE rgpd_sweeper" >/dev/null
 	pg_sql -d rgpd_regress -c "DROP EXTENSION pg_cron"
 }
-scheduled_sweep
+[ -z "${RGPD_ONLY:-}" ] && scheduled_sweep
 
 finish
