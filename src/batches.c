@@ -273,8 +273,12 @@ sweep_batch(void *arg)
 	if (strcmp(b->action, "archive") == 0)
 		b->done = rgpd_archive_due(sub, ids, ndue, b->as_of);
 	else
+	{
+		rgpd_retention_clock(b->as_of); /* keep reckoned from as_of */
 		b->done = ndue == 0 ? 0 :
 			rgpd_anonymise_ids(b->relid, ids, ndue, "anonymise", "sweep", false, true);
+		rgpd_retention_clock_reset();
+	}
 
 	rgpd_journal("sweep_batch", b->relid, NULL, 0, NULL,
 				 rgpd_jsonb(psprintf("{\"run\": \"%s\", \"batch\": %d, \"action\": \"%s\","
@@ -423,7 +427,12 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 	}
 
 	if (stopped == NULL)
+	{
+		/* per-link retention: one statement per link (retention.c) */
+		(void) rgpd_retention_sweep(as_of, false, only, NULL);
+		commit_batch();
 		purged = rgpd_purge_exports();
+	}
 	initStringInfo(&detail);
 	appendStringInfo(&detail,
 					 "{\"as_of\": \"%s\", \"archived\": " INT64_FORMAT
