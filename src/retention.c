@@ -437,28 +437,43 @@ expire_link(Rule *rule)
 	for (s = 0; s < nsubjects; s++)
 	{
 		RgpdSubject *sub = rgpd_subject(subjects[s], false);
-		int			n,
-					nkeys;
+		int			n;
 		int64	   *ids = retained_subjects(rule->link, subjects[s], &n);
 		char	   *sql;
 		Oid			argtypes[1] = {INT8ARRAYOID};
 		Datum		values[1];
-		ArrayType  *keys;
+		Oid			types[3] = {REGCLASSOID, REGCLASSOID, INT8ARRAYOID};
+		Datum		args[3];
 
 		if (n == 0)
 			continue;
+		values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
 		sql = retention_sql(subjects[s], rule->link, "expire");
 		if (sql != NULL)
 		{
-			values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
 			rgpd_gate_execute(NULL, sql, 1, argtypes, values, NULL, rgpd_rel_owner(rule->link),
 							  RGPD_GATE_NOFORCE_RLS | RGPD_GATE_INTERNAL, 0);
 			expired += (int64) SPI_processed;
-			keys = text_column(2, &nkeys);
-			SPI_freetuptable(SPI_tuptable);
-			discard_held_values(rule->link, keys, nkeys);
 		}
 		(void) record_retained(sub, rule->link, ids, n, false);
+
+		/*
+		 * These subjects are anonymised: the values held apart for their
+		 * rows that are no longer kept go (the rows themselves carry the
+		 * erased value since they were archived).
+		 */
+		args[0] = ObjectIdGetDatum(rule->link);
+		args[1] = ObjectIdGetDatum(subjects[s]);
+		args[2] = values[0];
+		rgpd_execute("DELETE FROM rgpd.archived_values AS a"
+					 " WHERE a.link OPERATOR(pg_catalog.=) $1 AND a.subject OPERATOR(pg_catalog.=) $2"
+					 "   AND a.subject_id OPERATOR(pg_catalog.=) ANY ($3)"
+					 "   AND NOT EXISTS (SELECT 1 FROM rgpd.retained_rows AS r"
+					 "         WHERE r.link OPERATOR(pg_catalog.=) a.link AND r.subject OPERATOR(pg_catalog.=) a.subject"
+					 "           AND r.subject_id OPERATOR(pg_catalog.=) a.subject_id"
+					 "           AND a.row_key OPERATOR(pg_catalog.=) ANY (r.row_keys))",
+					 3, types, args, NULL, rgpd_extension_owner(), true, 0);
+		expired += (int64) SPI_processed;
 	}
 	return expired;
 }

@@ -232,8 +232,8 @@ GRANT EXECUTE ON FUNCTION rgpd.set_retention(regclass, name, interval, interval,
 --     rgpd._sql()/_erase_arrival_sql() restricted to the rows not kept
 --     (their RETURNING unchanged);
 --   retain: (subject id, row key or NULL, until) of the rows kept;
---   expire: erase_arrival for rows whose keep has ended, returning
---     (subject id, row key or NULL).
+--   expire: erase_arrival for the rows whose keep has ended (the same
+--     statement, run for the subjects rgpd.retained_rows lists).
 CREATE FUNCTION rgpd._retention_sql(p_subject regclass, p_link regclass, what text) RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -299,10 +299,6 @@ BEGIN
     -- "… WHERE c" becomes "… WHERE (c) AND NOT kept": the condition is what
     -- follows the last " WHERE " (no WHERE appears in a SET list)
     base := regexp_replace(base, '^(.*) WHERE (.*)$', '\1 WHERE (\2) AND NOT ' || replace(kept, '\', '\\'));
-    IF what = 'expire' THEN
-        RETURN base || ' RETURNING ' || format('pg_catalog.unnest(ARRAY[%s]), %s', ids,
-            coalesce(format('CAST(l.%I AS pg_catalog.text)', k), 'CAST(NULL AS pg_catalog.text)'));
-    END IF;
     RETURN base || suffix;
 END
 $$;
@@ -366,6 +362,24 @@ BEGIN
       FROM rgpd.links AS l, unnest(l.subject_columns) AS c
      WHERE l.link = p_link;
     free := coalesce(free, 'true');
+    k := rgpd._row_key(p_link);
+    -- erase: every personal column of the row, whoever it belongs to,
+    -- where one still holds something else than its erased value
+    SELECT string_agg(format('%I = %s', x.p, x.v), ', '),
+           string_agg(format('l.%I IS DISTINCT FROM %s', x.p, x.v), ' OR ')
+      INTO sets, pending
+      FROM (SELECT DISTINCT ON (lp.personal_column) lp.personal_column AS p,
+                   rgpd._erased_value(p_link, lp.personal_column,
+                                      coalesce('l.' || quote_ident(k), 'l.' || quote_ident(lp.subject_column))) AS v
+              FROM rgpd.links AS l, rgpd._link_personal(l) AS lp
+             WHERE l.link = p_link
+             ORDER BY lp.personal_column, lp.subject_column) AS x;
+    IF r.purge = 'erase' THEN
+        IF sets IS NULL THEN
+            RETURN NULL;
+        END IF;
+        old := format('%s AND (%s)', old, pending);
+    END IF;
     IF mode = 'count' THEN
         RETURN format('SELECT pg_catalog.count(*) FILTER (WHERE %3$s), pg_catalog.count(*) FILTER (WHERE NOT (%3$s))'
                       '  FROM %1$s AS l WHERE %2$s', p_link, old, free);
@@ -378,28 +392,13 @@ BEGIN
     ELSIF mode NOT IN ('purge', 'purge_quiet') THEN
         RAISE EXCEPTION 'pericles_rgpd: unknown purge statement "%"', mode;
     END IF;
-    k := rgpd._row_key(p_link);
     ret := CASE WHEN mode = 'purge' THEN
                ' RETURNING ' || coalesce(format('CAST(l.%I AS pg_catalog.text)', k), 'CAST(NULL AS pg_catalog.text)')
            ELSE '' END;
     IF r.purge = 'delete' THEN
         RETURN format('DELETE FROM %s AS l WHERE %s AND %s%s', p_link, old, free, ret);
     END IF;
-    -- erase: every personal column of the row, whoever it belongs to,
-    -- where one still holds something else than its erased value
-    SELECT string_agg(format('%I = %s', x.p, x.v), ', '),
-           string_agg(format('l.%I IS DISTINCT FROM %s', x.p, x.v), ' OR ')
-      INTO sets, pending
-      FROM (SELECT DISTINCT ON (lp.personal_column) lp.personal_column AS p,
-                   rgpd._erased_value(p_link, lp.personal_column,
-                                      coalesce('l.' || quote_ident(k), 'l.' || quote_ident(lp.subject_column))) AS v
-              FROM rgpd.links AS l, rgpd._link_personal(l) AS lp
-             WHERE l.link = p_link
-             ORDER BY lp.personal_column, lp.subject_column) AS x;
-    IF sets IS NULL THEN
-        RETURN NULL;
-    END IF;
-    RETURN format('UPDATE %s AS l SET %s WHERE %s AND %s AND (%s)%s', p_link, sets, old, free, pending, ret);
+    RETURN format('UPDATE %s AS l SET %s WHERE %s AND %s%s', p_link, sets, old, free, ret);
 END
 $$;
 REVOKE ALL ON FUNCTION rgpd._purge_sql(regclass, text) FROM PUBLIC;
