@@ -502,7 +502,7 @@ BEGIN
         SELECT count(*) INTO held FROM rgpd.holds AS h
          WHERE h.subject = s AND rgpd._hold_in_force(h.until, CURRENT_DATE);
         -- rows of this table's links to purge, or kept and due to go
-        SELECT sum(p.to_purge + coalesce(p.retained_due, 0)) INTO retention_pending
+        SELECT coalesce(sum(coalesce(p.to_purge, 0) + coalesce(p.retained_due, 0)), 0) INTO retention_pending
           FROM rgpd.pending_retention(dashboard.as_of) AS p
          WHERE p.link IN (SELECT l.link FROM rgpd.links AS l WHERE l.subject = s);
         IF NOT manager THEN
