@@ -7,12 +7,16 @@
 --   anonymised on A = the first day of the month of created + 5 years;
 --   an invoice keeps its name after sweep d unless A <= d and
 --     issued + 10 years <= d;
---   an appointment exists after sweep d unless at + 5 years <= d.
+--   an appointment exists after sweep d unless at + 5 years <= d;
+-- and one client in ten, forgotten by a manager a year after its creation
+-- (F = the first of that month), is not archived first: its invoices keep
+-- their name on the row, reckoned from the day the forget really runs
+-- (today): a name stays unless F <= d and issued + 10 years <= today.
 BEGIN;
 CREATE EXTENSION pericles_rgpd;
 SET client_min_messages = warning;
 SET rgpd.auto_anonymise = on;
-SELECT plan(10);
+SELECT plan(11);
 
 CREATE SCHEMA rc;
 CREATE TABLE rc.clients (id integer PRIMARY KEY, name text, created date NOT NULL);
@@ -47,6 +51,9 @@ DECLARE
     d date;
 BEGIN
     FOR d IN SELECT m::date FROM generate_series(date '2014-01-01', date '2026-12-01', interval '1 month') AS m LOOP
+        PERFORM rgpd.forget('rc.clients', c.id, 'request')
+           FROM rc.clients AS c
+          WHERE c.id % 10 = 0 AND date_trunc('month', c.created + interval '1 year')::date = d;
         PERFORM rgpd.sweep(d);
         INSERT INTO seen
         SELECT d, 'invoice', i.id,
@@ -65,8 +72,12 @@ SELECT is((SELECT count(DISTINCT as_of) FROM seen), 156::bigint, '156 monthly sw
 -- the oracle
 CREATE TEMP TABLE oracle AS
 SELECT s.as_of, 'invoice' AS kind, i.id,
-       NOT (date_trunc('month', c.created + interval '5 years')::date <= s.as_of
-            AND (i.issued + interval '10 years')::date <= s.as_of) AS present
+       CASE WHEN c.id % 10 = 0
+            THEN NOT (date_trunc('month', c.created + interval '1 year')::date <= s.as_of
+                      AND (i.issued + interval '10 years')::date <= CURRENT_DATE)
+            ELSE NOT (date_trunc('month', c.created + interval '5 years')::date <= s.as_of
+                      AND (i.issued + interval '10 years')::date <= s.as_of)
+       END AS present
   FROM (SELECT DISTINCT as_of FROM seen) AS s, rc.invoices AS i JOIN rc.clients AS c ON c.id = i.client_id
 UNION ALL
 SELECT s.as_of, 'appointment', c.id * 10 + k,
@@ -91,11 +102,15 @@ SELECT cmp_ok((SELECT count(*) FROM rc.invoices i JOIN rc.clients c ON c.id = i.
               '>', 50::bigint, 'invoices already past 10 years when their client was anonymised');
 SELECT cmp_ok((SELECT count(*) FROM oracle WHERE kind = 'appointment' AND as_of = '2026-12-01' AND NOT present),
               '>', 100::bigint, 'appointments deleted on the way');
+SELECT cmp_ok((SELECT count(*) FROM oracle o JOIN rc.invoices i ON i.id = o.id
+                WHERE o.kind = 'invoice' AND o.as_of = '2026-12-01' AND o.present AND i.client_id % 10 = 0
+                  AND i.client_name = 'client ' || i.client_id),
+              '>', 0::bigint, 'invoices of forgotten clients kept with their name on the row');
 -- what is still kept is recorded, with its end date
 SELECT is((SELECT coalesce(sum(rows), 0)::bigint FROM rgpd.retained_rows WHERE link = 'rc.invoices'::regclass),
           (SELECT count(*) FROM oracle o JOIN rc.invoices i ON i.id = o.id JOIN rc.clients c ON c.id = i.client_id
             WHERE o.kind = 'invoice' AND o.as_of = '2026-12-01' AND o.present
-              AND date_trunc('month', c.created + interval '5 years') <= o.as_of),
+              AND c.rgpd_status = 'anonymised'),
           'rgpd.retained_rows counts the invoices still kept');
 SELECT is_empty($$SELECT * FROM rgpd.verify('rc.clients')$$, 'last_contact exact after the purges');
 
