@@ -83,6 +83,20 @@ SELECT link, to_purge, held FROM rgpd.pending_retention() WHERE link = 'lh.appoi
 SELECT action, count FROM rgpd.sweep(CURRENT_DATE, false, 'lh.clients') WHERE action = 'purge';
 SELECT id, client_id FROM appointments ORDER BY id;
 
+-- CALL rgpd.sweep_batches leaves the held too, and purges the rest: two
+-- more clients due, one of them held
+\c - regress_owner
+SET client_min_messages = warning;
+INSERT INTO lh.clients VALUES (6, 'client 6', '2012-01-01'), (7, 'client 7', '2012-01-01');
+INSERT INTO lh.appointments VALUES (6, 6, 'client 6', '2013-01-01'), (7, 7, 'client 7', '2013-01-01');
+\c - regress_manager
+SET client_min_messages = warning;
+SELECT rgpd.hold('lh.clients', 6, 'second claim');
+CALL rgpd.sweep_batches('2024-06-15', 10, 'lh.clients');
+SELECT id, name, rgpd_status FROM lh.clients WHERE id IN (6, 7) ORDER BY id;
+SELECT id, client_id FROM lh.appointments WHERE id IN (6, 7) ORDER BY id;
+SELECT rgpd.release('lh.clients', 6, 'second claim dropped');
+
 -- agents see who is held on the tables they read, not why
 \c - regress_agent
 SET client_min_messages = warning;
