@@ -395,8 +395,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 					/* a table that fails stops nobody else's sweep */
 					tables_skipped++;
 					rgpd_journal("sweep_skipped", b.relid, NULL, 0, NULL,
-								 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
-												   "message", err->message));
+								 rgpd_error_journal_detail(err));
 					commit_batch();
 				}
 				failed = true;
@@ -415,8 +414,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 			{
 				tables_skipped++;
 				rgpd_journal("sweep_skipped", b.relid, NULL, 0, NULL,
-							 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
-											   "message", err->message));
+							 rgpd_error_journal_detail(err));
 			}
 			commit_batch();
 		}
@@ -437,10 +435,9 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 					 stopped ? "false" : "true");
 	if (stopped != NULL)
 	{
-		appendStringInfo(&detail, ", \"stopped\": {\"sqlstate\": \"%s\", \"message\": ",
-						 unpack_sql_state(stopped->sqlerrcode));
-		escape_json(&detail, stopped->message ? stopped->message : "");
-		appendStringInfoChar(&detail, '}');
+		char	   *why = JsonbToCString(NULL, &rgpd_error_journal_detail(stopped)->root, 0);
+
+		appendStringInfo(&detail, ", \"stopped\": %s", why);
 	}
 	appendStringInfoChar(&detail, '}');
 	rgpd_journal("sweep", InvalidOid, NULL, 0, NULL, rgpd_jsonb(detail.data));
