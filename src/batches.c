@@ -81,6 +81,16 @@ rgpd_backfill_deferred(void)
 Datum
 rgpd_defer_backfill(PG_FUNCTION_ARGS pg_attribute_unused())
 {
+	/*
+	 * Owner code that the extension runs (a tenant's trigger fired by the
+	 * sweep or by rgpd.archive, in a security-restricted operation) must not
+	 * change what the privileged caller's own transaction computes next.
+	 */
+	if (InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot call rgpd.defer_backfill() within a security-restricted operation"),
+				 errdetail("A table's own code run by pericles_rgpd may not defer the caller's backfill.")));
 	if (!IsTransactionBlock())
 		ereport(WARNING,
 				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
