@@ -135,6 +135,38 @@ SELECT rgpd.archive('t3.people', 1) AS archived;
 SELECT rgpd.recompute('r3.clients') IS NOT NULL AS recompute_computed;
 COMMIT;
 
+-- R7: a partition of a registered subject table created by CREATE SCHEMA
+-- … CREATE TABLE … PARTITION OF (one command, whose tag is CREATE SCHEMA)
+-- gets the restricted archive and the engine's trigger like any other
+\c - postgres
+SET client_min_messages = warning;
+DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO regress_owner', current_database()); END $$;
+\c - regress_owner
+SET client_min_messages = warning;
+CREATE TABLE r3.folk (id int PRIMARY KEY, created date NOT NULL, name text) PARTITION BY RANGE (id);
+CREATE TABLE r3.folk_1 PARTITION OF r3.folk FOR VALUES FROM (0) TO (100);
+SELECT rgpd.register_subject('r3.folk', created_column => 'created', personal_columns => '{name}') IS NOT NULL AS registered;
+CREATE SCHEMA r3north CREATE TABLE folk_2 PARTITION OF r3.folk FOR VALUES FROM (100) TO (200);
+SELECT c.relname, c.relrowsecurity AS rls, c.relforcerowsecurity AS force_rls,
+       (SELECT count(*) FROM pg_policy AS p WHERE p.polrelid = c.oid) AS policies,
+       (SELECT count(*) FROM pg_trigger AS t WHERE t.tgrelid = c.oid AND t.tgname LIKE 'rgpd%') AS engine_triggers
+  FROM pg_class AS c WHERE c.relname IN ('folk_1', 'folk_2') ORDER BY 1;
+INSERT INTO r3.folk VALUES (5, '2010-01-01', 'Old One'), (150, '2010-01-01', 'Old Two');
+GRANT USAGE ON SCHEMA r3north TO regress_agent;
+GRANT SELECT ON r3.folk, r3.folk_1, r3north.folk_2 TO regress_agent, regress_manager;
+\c - regress_manager
+SET client_min_messages = warning;
+SELECT rgpd.archive('r3.folk', ARRAY[5, 150]::bigint[]) AS archived;
+\c - regress_agent
+SET client_min_messages = warning;
+SELECT count(*) AS archived_rows_seen FROM r3north.folk_2;
+\c - regress_owner
+SET client_min_messages = warning;
+DROP SCHEMA r3north CASCADE;
+\c - postgres
+SET client_min_messages = warning;
+DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM regress_owner', current_database()); END $$;
+
 \c - postgres
 SET client_min_messages = warning;
 -- dropping the schemas drops the registered tables, their registration
