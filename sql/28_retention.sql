@@ -155,6 +155,23 @@ SELECT subject_id, rows FROM rgpd.retained_rows;
 SELECT rgpd.export('ret.clients', 4) -> 'retention' AS retention;
 SELECT rgpd.export('ret.clients', 4) -> 'retained_rows' -> 0 ->> 'rows' AS retained_rows;
 
+-- the owner's own trigger on the link fires during a purge as the owner,
+-- never as the manager who runs it (the gate)
+\c - regress_owner
+SET client_min_messages = warning;
+CREATE TABLE ret.trigger_log (who name, what text);
+CREATE FUNCTION ret.log_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO ret.trigger_log VALUES (current_user, TG_OP || ' ' || OLD.id);
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER log_delete BEFORE DELETE ON ret.appointments FOR EACH ROW EXECUTE FUNCTION ret.log_delete();
+\c - regress_manager
+SET client_min_messages = warning;
+SET search_path = ret, public;
+SET datestyle = 'ISO, YMD';
+
 -- purges, as of today: the 6-year-old appointment is deleted whatever its
 -- client's status (rgpd.verify stays empty: last_contact follows), the
 -- call of 800 days ago (of client 5, active) is erased, not deleted
@@ -163,6 +180,11 @@ SELECT to_archive, retention_pending FROM rgpd.dashboard() WHERE subject = 'ret.
 SELECT action, count FROM rgpd.sweep(CURRENT_DATE, true, 'ret.clients') WHERE action = 'purge' ORDER BY subject::text;
 SELECT action, subject, count FROM rgpd.sweep(CURRENT_DATE, false, 'ret.clients') WHERE action = 'purge' ORDER BY subject::text;
 SELECT id FROM appointments ORDER BY id;
+\c - regress_owner
+SELECT who, what FROM ret.trigger_log;
+\c - regress_manager
+SET client_min_messages = warning;
+SET search_path = ret, public;
 SELECT id, caller_name, note FROM calls ORDER BY id;
 SELECT id, name, rgpd_status FROM clients WHERE id = 5;
 -- a second run has nothing left to purge

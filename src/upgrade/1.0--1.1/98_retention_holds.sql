@@ -138,11 +138,23 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'keep is the minimum kept after anonymisation (e.g. ''10 years''), purge_after the maximum.';
     END IF;
-    IF p_keep IS NOT NULL THEN
-        PERFORM rgpd._check_period(p_link::text, 'keep', p_keep);
+    -- as policy periods: between 1 day and 100 years, no negative part
+    IF p_keep IS NOT NULL AND (p_keep < interval '1 day' OR p_keep > interval '100 years'
+       OR extract(month FROM p_keep) < 0 OR extract(year FROM p_keep) < 0 OR extract(day FROM p_keep) < 0
+       OR extract(epoch FROM p_keep - date_trunc('day', p_keep)) < 0) THEN
+        RAISE EXCEPTION 'keep of the retention rule of table % must lie between 1 day and 100 years, not %',
+                        p_link, p_keep
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give a period such as ''10 years'' (invoices, L123-22).';
     END IF;
-    IF p_purge_after IS NOT NULL THEN
-        PERFORM rgpd._check_period(p_link::text, 'purge_after', p_purge_after);
+    IF p_purge_after IS NOT NULL AND (p_purge_after < interval '1 day' OR p_purge_after > interval '100 years'
+       OR extract(month FROM p_purge_after) < 0 OR extract(year FROM p_purge_after) < 0
+       OR extract(day FROM p_purge_after) < 0
+       OR extract(epoch FROM p_purge_after - date_trunc('day', p_purge_after)) < 0) THEN
+        RAISE EXCEPTION 'purge_after of the retention rule of table % must lie between 1 day and 100 years, not %',
+                        p_link, p_purge_after
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give a period such as ''5 years'' or ''18 months''.';
     END IF;
     -- a maximum shorter than the minimum would purge what must be kept
     IF p_keep IS NOT NULL AND p_purge_after IS NOT NULL
@@ -480,9 +492,16 @@ AS $$
 DECLARE
     s regclass;
     manager boolean := rgpd.is_manager();
+    per_link jsonb;
 BEGIN
     IF dashboard.as_of IS NULL THEN
         RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- rows of each link to purge, or kept and due to go: counted once
+    -- (each count reads the link), only if there are rules
+    IF EXISTS (SELECT 1 FROM rgpd.retention) THEN
+        SELECT jsonb_object_agg(p.link::oid::text, coalesce(p.to_purge, 0) + coalesce(p.retained_due, 0))
+          INTO per_link FROM rgpd.pending_retention(dashboard.as_of) AS p;
     END IF;
     FOR s IN SELECT x.subject FROM rgpd.subjects AS x ORDER BY x.subject::text LOOP
         CONTINUE WHEN NOT rgpd._readable(s);
@@ -501,10 +520,10 @@ BEGIN
         -- holds in force (of the whole table: holds are not per portfolio)
         SELECT count(*) INTO held FROM rgpd.holds AS h
          WHERE h.subject = s AND rgpd._hold_in_force(h.until, CURRENT_DATE);
-        -- rows of this table's links to purge, or kept and due to go
-        SELECT coalesce(sum(coalesce(p.to_purge, 0) + coalesce(p.retained_due, 0)), 0) INTO retention_pending
-          FROM rgpd.pending_retention(dashboard.as_of) AS p
-         WHERE p.link IN (SELECT l.link FROM rgpd.links AS l WHERE l.subject = s);
+        -- rows of this table's links to purge, or kept and due to go (of
+        -- the whole agency: rows of a link are not in a portfolio)
+        SELECT coalesce(sum((per_link ->> l.link::oid::text)::bigint), 0) INTO retention_pending
+          FROM rgpd.links AS l WHERE l.subject = s;
         IF NOT manager THEN
             -- the archive and the list to anonymise are for managers only
             to_anonymise := NULL;
