@@ -56,6 +56,7 @@ SELECT try($$SELECT rgpd.set_retention('ret.invoices', 'issued')$$);
 SELECT try($$SELECT rgpd.set_retention('ret.invoices', 'issued', keep => '0 days')$$);
 SELECT try($$SELECT rgpd.set_retention('ret.invoices', 'issued', keep => '200 years')$$);
 SELECT try($$SELECT rgpd.set_retention('ret.invoices', 'issued', keep => '-1 year')$$);
+SELECT try($$SELECT rgpd.set_retention('ret.invoices', 'issued', purge_after => '12 hours')$$);
 SELECT try($$SELECT rgpd.set_retention('ret.invoices', 'issued', keep => '10 years', purge_after => '5 years')$$);
 SELECT try($$SELECT rgpd.set_retention('ret.invoices', 'issued', purge_after => '5 years', purge => 'shred')$$);
 SELECT try($$SELECT rgpd.purge('ret.invoices')$$);
