@@ -82,7 +82,9 @@ INSERT INTO invoices VALUES (10, 1, 'Martin', 100, '2012-03-01'), (11, 1, 'Marti
                             (40, 4, 'Petit', 400, CURRENT_DATE - 30), (41, 4, 'Petit', 410, CURRENT_DATE - 11 * 365);
 INSERT INTO appointments VALUES (100, 1, 'Martin', '2013-06-01 10:00+02'), (101, 4, 'Petit', now() - interval '6 years'),
                                 (102, 4, 'Petit', now() - interval '20 days');
-INSERT INTO calls VALUES (200, 5, 'Moreau', 'wants a flat', CURRENT_DATE - 800), (201, 5, 'Moreau', 'called back', CURRENT_DATE - 10);
+INSERT INTO clients VALUES (6, 'Leroy', '0666', CURRENT_DATE - 900);
+INSERT INTO calls VALUES (200, 5, 'Moreau', 'wants a flat', CURRENT_DATE - 800), (201, 5, 'Moreau', 'called back', CURRENT_DATE - 10),
+                         (202, 6, 'Leroy', 'budget 300k', CURRENT_DATE - 700);
 
 -- the sweep as of 2016: clients 1-3 are archived; their values on linked
 -- rows move to the restricted archive
@@ -156,6 +158,12 @@ SELECT subject_id, rows FROM rgpd.retained_rows;
 SELECT rgpd.export('ret.clients', 4) -> 'retention' AS retention;
 SELECT rgpd.export('ret.clients', 4) -> 'retained_rows' -> 0 ->> 'rows' AS retained_rows;
 
+-- Leroy is archived: his call's values are held apart (the row carries
+-- the erased value); the purge discards them too, so that un-archiving him
+-- later does not bring the purged call back
+SELECT rgpd.archive('ret.clients', 6) AS archived;
+SELECT row_key, vals FROM rgpd.archived_values WHERE link = 'ret.calls'::regclass;
+
 -- the owner's own trigger on the link fires during a purge as the owner,
 -- never as the manager who runs it (the gate)
 \c - regress_owner
@@ -188,6 +196,9 @@ SET client_min_messages = warning;
 SET search_path = ret, public;
 SELECT id, caller_name, note FROM calls ORDER BY id;
 SELECT id, name, rgpd_status FROM clients WHERE id = 5;
+SELECT count(*) AS held_apart FROM rgpd.archived_values WHERE link = 'ret.calls'::regclass;
+SELECT rgpd.unarchive('ret.clients', 6) AS unarchived;
+SELECT id, caller_name, note FROM calls WHERE id = 202;
 -- a second run has nothing left to purge
 SELECT rgpd.purge('ret.calls') AS purged_again, rgpd.purge('ret.appointments') AS deleted_again;
 SELECT action, detail ->> 'rows' AS rows, detail ->> 'purge' AS purge FROM rgpd.journal

@@ -478,7 +478,12 @@ expire_link(Rule *rule)
 	return expired;
 }
 
-/* The purge of a link: one statement; returns the rows purged. */
+/*
+ * The purge of a link: one statement; returns the rows purged.  Values
+ * held apart for the rows purged go too: those of archived subjects,
+ * whose rows already carry the erased value (so an erase leaves them
+ * alone), included, or un-archiving would put purged values back.
+ */
 static int64
 purge_link(Rule *rule, DateADT day)
 {
@@ -486,33 +491,43 @@ purge_link(Rule *rule, DateADT day)
 	Datum		values[2];
 	Oid			types[1] = {REGCLASSOID};
 	Datum		args[1];
-	bool		held_apart;
 	char	   *sql;
 	int64		purged;
 	bool		delete = strcmp(rule->purge, "delete") == 0;
+	Oid			owner = rgpd_rel_owner(rule->link);
+	ArrayType  *keys = NULL;
+	int			nkeys = 0;
 
-	/* the row keys are wanted only if values of the link are held apart */
-	args[0] = ObjectIdGetDatum(rule->link);
-	rgpd_execute("SELECT 1 FROM rgpd.archived_values AS a WHERE a.link OPERATOR(pg_catalog.=) $1 LIMIT 1",
-				 1, types, args, NULL, rgpd_extension_owner(), false, 1);
-	held_apart = SPI_processed > 0;
-	sql = purge_sql(rule->link, held_apart ? "purge" : "purge_quiet");
+	sql = purge_sql(rule->link, "purge_quiet");
 	if (sql == NULL)
 		return 0;
 	values[0] = DateADTGetDatum(day);
 	values[1] = held_of_link(rule->link);
-	/* a delete is seen by the link triggers (last_contact goes down) */
-	rgpd_gate_execute(NULL, sql, 2, argtypes, values, NULL, rgpd_rel_owner(rule->link),
-					  RGPD_GATE_NOFORCE_RLS | (delete ? 0 : RGPD_GATE_INTERNAL), 0);
-	purged = (int64) SPI_processed;
-	if (held_apart)
+
+	/* the keys of the rows, if values of the link are held apart */
+	args[0] = ObjectIdGetDatum(rule->link);
+	rgpd_execute("SELECT 1 FROM rgpd.archived_values AS a WHERE a.link OPERATOR(pg_catalog.=) $1 LIMIT 1",
+				 1, types, args, NULL, rgpd_extension_owner(), false, 1);
+	if (SPI_processed > 0)
 	{
-		int			nkeys;
-		ArrayType  *keys = text_column(1, &nkeys);
+		char	   *keys_sql = purge_sql(rule->link, "keys");
 
 		SPI_freetuptable(SPI_tuptable);
-		discard_held_values(rule->link, keys, nkeys);
+		if (keys_sql != NULL)
+		{
+			rgpd_gate_execute(NULL, keys_sql, 2, argtypes, values, NULL, owner,
+							  RGPD_GATE_NOFORCE_RLS, 0);
+			keys = text_column(1, &nkeys);
+			SPI_freetuptable(SPI_tuptable);
+		}
 	}
+
+	/* a delete is seen by the link triggers (last_contact goes down) */
+	rgpd_gate_execute(NULL, sql, 2, argtypes, values, NULL, owner,
+					  RGPD_GATE_NOFORCE_RLS | (delete ? 0 : RGPD_GATE_INTERNAL), 0);
+	purged = (int64) SPI_processed;
+	if (keys != NULL)
+		discard_held_values(rule->link, keys, nkeys);
 	return purged;
 }
 

@@ -333,7 +333,8 @@ GRANT EXECUTE ON FUNCTION rgpd._retention_day() TO PUBLIC;
 -- mode 'purge': erase (rows still carrying a personal value) or delete,
 -- RETURNING the row key (NULL without a one-column key); 'purge_quiet':
 -- the same without RETURNING; 'count': (rows to purge, rows held back);
--- 'held': the held (subject column key, id) pairs that hold rows back.
+-- 'held': the held (subject column key, id) pairs that hold rows back;
+-- 'keys': the keys of every row past purge_after (erased already or not).
 CREATE FUNCTION rgpd._purge_sql(p_link regclass, mode text) RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -386,6 +387,13 @@ BEGIN
               FROM rgpd.links AS l, rgpd._link_personal(l) AS lp
              WHERE l.link = p_link
              ORDER BY lp.personal_column, lp.subject_column) AS x;
+    IF mode = 'keys' THEN
+        -- every row past purge_after, erased already or not
+        IF k IS NULL THEN
+            RETURN NULL;
+        END IF;
+        RETURN format('SELECT CAST(l.%I AS pg_catalog.text) FROM %s AS l WHERE %s AND %s', k, p_link, old, free);
+    END IF;
     IF r.purge = 'erase' THEN
         IF sets IS NULL THEN
             RETURN NULL;
