@@ -141,9 +141,7 @@ BEGIN
        OR rgpd._column_type(p_subject, 'rgpd_status') IS NULL THEN
         RETURN;
     END IF;
-    DELETE FROM rgpd.partitions AS x
-     WHERE x.subject = p_subject
-       AND x.partition NOT IN (SELECT t.relid FROM pg_partition_tree(p_subject) AS t);
+    PERFORM rgpd._delete_config('left_partitions', p_subject);
 
     FOR p IN SELECT CAST(t.relid AS regclass) AS rel, c.relkind, c.relrowsecurity, c.relforcerowsecurity
                FROM pg_partition_tree(p_subject) AS t JOIN pg_class AS c ON c.oid = t.relid
@@ -222,7 +220,7 @@ BEGIN
             EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', r.partition);
         END IF;
     END LOOP;
-    DELETE FROM rgpd.partitions AS x WHERE x.subject = p_subject;
+    PERFORM rgpd._delete_config('partitions', p_subject);
 END
 $$;
 
@@ -558,7 +556,7 @@ BEGIN
         -- values held apart under the earlier registration go back first;
         -- the new one holds them again below, column by column as it says
         PERFORM rgpd._release_archived_values(p_link, p_subject);
-        DELETE FROM rgpd.links AS x WHERE x.link = p_link AND x.subject = p_subject;
+        PERFORM rgpd._delete_config('link', p_link, p_subject);
     END IF;
 
     IF archive_with_subject AND rgpd._column_type(p_link, 'rgpd_archived') IS NULL THEN
@@ -641,9 +639,7 @@ BEGIN
     -- 1.1: the configuration goes before the DDL below, so that the event
     -- trigger rgpd_protect_partitions leaves the partitions alone; then the
     -- partitions lose what registration put on them
-    DELETE FROM rgpd.policies AS p WHERE p.subject = s.subject;
-    DELETE FROM rgpd.erasures AS e WHERE e.tbl = s.subject;
-    DELETE FROM rgpd.subjects AS x WHERE x.subject = s.subject;
+    PERFORM rgpd._delete_config('subject', s.subject);
     PERFORM rgpd._unprotect_partitions(s.subject);
 
     PERFORM rgpd._drop_own(s.subject, 'trigger', 'rgpd_subject_guard');

@@ -283,9 +283,7 @@ BEGIN
     -- 1.1: the configuration goes before the DDL below, so that the event
     -- trigger rgpd_protect_partitions leaves the partitions alone; then the
     -- partitions lose what registration put on them
-    DELETE FROM rgpd.policies AS p WHERE p.subject = s.subject;
-    DELETE FROM rgpd.erasures AS e WHERE e.tbl = s.subject;
-    DELETE FROM rgpd.subjects AS x WHERE x.subject = s.subject;
+    PERFORM rgpd._delete_config('subject', s.subject);
     PERFORM rgpd._unprotect_partitions(s.subject);
     -- 1.1 (partitions): the statement trigger on each partition goes too
     PERFORM rgpd._sync_subject_members(s.subject);
