@@ -295,11 +295,13 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 	 * Lock the subjects, in key order, and no table: writers of their
 	 * linked rows hold them FOR KEY SHARE (see the file header).
 	 */
-	locked = rgpd_lock_subjects(sub, ids, n, false, force, (Datum) 0);
+	locked = rgpd_read_subjects(sub, ids, n,
+								RGPD_READ_LOCK | (force ? RGPD_READ_MISSING_OK : 0),
+								(Datum) 0);
 
 	for (i = 0; i < locked->n; i++)
 	{
-		if (!force && strcmp(locked->status[i], RGPD_ANONYMISED) == 0)
+		if (!force && locked->status[i] == RGPD_STATUS_ANONYMISED)
 			ereport(NOTICE,
 					(errmsg("row " INT64_FORMAT " of table %s is already anonymised; nothing to do",
 							locked->ids[i], sub->relname)));
@@ -375,7 +377,7 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 	details = palloc(sizeof(Jsonb *) * ntargets);
 	for (i = 0; i < ntargets; i++)
 		details[i] = erase_detail(&counts, i, reason);
-	rgpd_journal(action, relid, targets, ntargets, details, NULL);
+	rgpd_journal_rows(action, relid, targets, ntargets, details, NULL);
 
 	rgpd_unpin_search_path(nest);
 	return ntargets;

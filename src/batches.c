@@ -276,7 +276,7 @@ sweep_batch(void *arg)
 		b->done = ndue == 0 ? 0 :
 			rgpd_anonymise_ids(b->relid, ids, ndue, "anonymise", "sweep", false, true);
 
-	rgpd_journal("sweep_batch", b->relid, NULL, 0, NULL,
+	rgpd_journal_table("sweep_batch", b->relid,
 				 rgpd_jsonb(psprintf("{\"run\": \"%s\", \"batch\": %d, \"action\": \"%s\","
 									 " \"as_of\": \"%s\", \"%s\": " INT64_FORMAT ","
 									 " \"skipped_locked\": " INT64_FORMAT ","
@@ -394,7 +394,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 				{
 					/* a table that fails stops nobody else's sweep */
 					tables_skipped++;
-					rgpd_journal("sweep_skipped", b.relid, NULL, 0, NULL,
+					rgpd_journal_table("sweep_skipped", b.relid,
 								 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
 												   "message", err->message));
 					commit_batch();
@@ -414,7 +414,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 			else if (err != NULL)
 			{
 				tables_skipped++;
-				rgpd_journal("sweep_skipped", b.relid, NULL, 0, NULL,
+				rgpd_journal_table("sweep_skipped", b.relid,
 							 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
 											   "message", err->message));
 			}
@@ -443,7 +443,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&detail, '}');
 	}
 	appendStringInfoChar(&detail, '}');
-	rgpd_journal("sweep", InvalidOid, NULL, 0, NULL, rgpd_jsonb(detail.data));
+	rgpd_journal_table("sweep", InvalidOid, rgpd_jsonb(detail.data));
 	commit_batch();
 	/* the error again, now that the run is journaled (stopped lives in SPI's context) */
 	if (stopped != NULL)

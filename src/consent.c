@@ -79,7 +79,7 @@ put_rows(ReturnSetInfo *rsinfo)
  * (UPDATE to write, SELECT to read, or the manager right), and that the
  * row exists for the caller.  Returns its status.
  */
-static char *
+static RgpdStatus
 subject_row(RgpdSubject *sub, int64 id, bool write)
 {
 	bool		manager = rgpd_is_manager();
@@ -92,8 +92,10 @@ subject_row(RgpdSubject *sub, int64 id, bool write)
 						write ? "record" : "read", sub->relname),
 				 errhint("It needs %s on the table, or membership in %s.",
 						 write ? "UPDATE" : "SELECT", RGPD_MANAGER)));
-	row = rgpd_read_subjects(sub, &id, 1, !manager, false, (Datum) 0, write);
-	if (write && strcmp(row->status[0], RGPD_ANONYMISED) == 0)
+	row = rgpd_read_subjects(sub, &id, 1,
+							 (manager ? 0 : RGPD_READ_HIDE_ARCHIVED) |
+							 (write ? RGPD_READ_LOCK : 0), (Datum) 0);
+	if (write && row->status[0] == RGPD_STATUS_ANONYMISED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("row " INT64_FORMAT " of table %s is anonymised", id, sub->relname),
@@ -279,7 +281,7 @@ rgpd_set_consent(PG_FUNCTION_ARGS)
 					 value ? "true" : "false", event);
 	escape_json(&detail, origin);
 	appendStringInfoChar(&detail, '}');
-	rgpd_journal("consent", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+	rgpd_journal_rows("consent", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
 
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
@@ -391,7 +393,7 @@ set_objection(FunctionCallInfo fcinfo, bool on)
 		appendStringInfo(&detail, "{\"flag\": \"%s\", \"origin\": ", flag);
 		escape_json(&detail, origin);
 		appendStringInfoChar(&detail, '}');
-		rgpd_journal(on ? "object" : "withdraw_objection", relid, &id, 1, NULL,
+		rgpd_journal_rows(on ? "object" : "withdraw_objection", relid, &id, 1, NULL,
 					 rgpd_jsonb(detail.data));
 	}
 	rgpd_unpin_search_path(nest);
@@ -477,7 +479,7 @@ rgpd_set_provenance(PG_FUNCTION_ARGS)
 	appendStringInfoString(&detail, ", \"legal_basis\": ");
 	escape_json(&detail, legal);
 	appendStringInfoChar(&detail, '}');
-	rgpd_journal("provenance", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+	rgpd_journal_rows("provenance", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
 
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
@@ -655,7 +657,7 @@ rgpd_journal_campaign(PG_FUNCTION_ARGS)
 	rgpd_require_manager("manage campaigns");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
-	rgpd_journal(action, InvalidOid, NULL, 0, NULL, detail);
+	rgpd_journal_table(action, InvalidOid, detail);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

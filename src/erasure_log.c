@@ -124,14 +124,14 @@ replay_table(ReplayEntry *entries, int first, int last)
 	}
 
 	/* the rows as they are now (anonymise checks again under its lock) */
-	now = rgpd_read_subjects(sub, ids, n, false, true, (Datum) 0, false);
+	now = rgpd_read_subjects(sub, ids, n, RGPD_READ_MISSING_OK, (Datum) 0);
 	for (i = 0; i < n; i++)
 	{
 		while (k < now->n && now->ids[k] < ids[i])
 			k++;
 		if (k >= now->n || now->ids[k] != ids[i])
 			missing[nmissing++] = ids[i];
-		else if (strcmp(now->status[k], RGPD_ANONYMISED) == 0)
+		else if (now->status[k] == RGPD_STATUS_ANONYMISED)
 			continue;
 		else if (forget[i])
 			forgotten[nforgotten++] = ids[i];

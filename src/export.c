@@ -89,7 +89,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 				links,
 				extras,
 				document;
-	char	   *status = NULL;
+	RgpdStatus	status = RGPD_STATUS_ACTIVE;
 	int64		export_id;
 	StringInfoData detail;
 	int			nest;
@@ -111,9 +111,10 @@ rgpd_export(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(id);
 	export_query(sub, &sub->export_record, "export_record", argtypes, values, reader, flags);
 	if (SPI_processed == 1)
-		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		status = rgpd_status_of_label(SPI_getvalue(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 2));
 	record = single_jsonb(&isnull);
-	if (isnull || (!manager && strcmp(status, RGPD_ARCHIVED) == 0))
+	if (isnull || (!manager && status == RGPD_STATUS_ARCHIVED))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("table %s has no row with %s = " INT64_FORMAT,
@@ -156,7 +157,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 	 * archive_values.c): the export, which only a manager gets for an
 	 * archived record, gives them with the rows they belong to.
 	 */
-	if (strcmp(status, RGPD_ARCHIVED) == 0)
+	if (status == RGPD_STATUS_ARCHIVED)
 	{
 		rgpd_execute("SELECT $3 OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
 					 "  'archived_linked_values', coalesce(pg_catalog.jsonb_agg("
@@ -179,7 +180,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 	values[2] = record;
 	values[3] = links;
 	values[4] = extras;
-	values[5] = CStringGetTextDatum(status);
+	values[5] = CStringGetTextDatum(rgpd_status_name(status));
 	rgpd_execute("SELECT pg_catalog.jsonb_build_object("
 				 "  'format', 'pericles_rgpd.export/1',"
 				 "  'exported_at', pg_catalog.now(),"
@@ -225,7 +226,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 											1, &isnull));
 	initStringInfo(&detail);
 	appendStringInfo(&detail, "{\"export_id\": " INT64_FORMAT "}", export_id);
-	rgpd_journal("export", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+	rgpd_journal_rows("export", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
 
 	rgpd_unpin_search_path(nest);
 	SPI_finish();

@@ -75,7 +75,7 @@ rgpd_archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
 	initStringInfo(&detail);
 	appendStringInfo(&detail, "{\"reason\": \"sweep\", \"as_of\": \"%s\"}",
 					 DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(as_of))));
-	rgpd_journal("archive", sub->relid, done, ndone, NULL, rgpd_jsonb(detail.data));
+	rgpd_journal_rows("archive", sub->relid, done, ndone, NULL, rgpd_jsonb(detail.data));
 	return ndone;
 }
 
@@ -208,7 +208,7 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 		{
 			/* a table that fails stops nobody else's sweep; it is journaled */
 			skipped++;
-			rgpd_journal("sweep_skipped", t.relid, NULL, 0, NULL,
+			rgpd_journal_table("sweep_skipped", t.relid,
 						 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
 										   "message", err->message));
 			continue;
@@ -233,7 +233,7 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 						 DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(as_of))),
 						 archived, anonymised, purged, skipped,
 						 rgpd_auto_anonymise ? "true" : "false");
-		rgpd_journal("sweep", InvalidOid, NULL, 0, NULL, rgpd_jsonb(detail.data));
+		rgpd_journal_table("sweep", InvalidOid, rgpd_jsonb(detail.data));
 	}
 
 	rgpd_unpin_search_path(nest);

@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ *
+ * journal.c
+ *	  The journal every action writes to (rgpd.journal), written as the
+ *	  extension's owner, and the jsonb details its entries carry.
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+#include "pericles_rgpd.h"
+
+/* A jsonb value from JSON text. */
+Jsonb *
+rgpd_jsonb(const char *json)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+/* {"k1": "v1", "k2": "v2", …} from npairs pairs of strings (NULL: null) */
+Jsonb *
+rgpd_jsonb_object(int npairs,...)
+{
+	StringInfoData buf;
+	va_list		args;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	va_start(args, npairs);
+	for (i = 0; i < npairs; i++)
+	{
+		const char *key = va_arg(args, const char *);
+		const char *value = va_arg(args, const char *);
+
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, key);
+		appendStringInfoString(&buf, ": ");
+		if (value)
+			escape_json(&buf, value);
+		else
+			appendStringInfoString(&buf, "null");
+	}
+	va_end(args);
+	appendStringInfoChar(&buf, '}');
+	return rgpd_jsonb(buf.data);
+}
+
+/* {"reason": "<reason>"} */
+Jsonb *
+rgpd_reason_detail(const char *reason)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"reason\": ");
+	escape_json(&buf, reason ? reason : "");
+	appendStringInfoChar(&buf, '}');
+	return rgpd_jsonb(buf.data);
+}
+
+/* The arguments of the journal's INSERT: $1 actor … $6 common detail. */
+#define JOURNAL_NARGS 6
+static Oid	journal_argtypes[JOURNAL_NARGS] = {NAMEOID, TEXTOID, REGCLASSOID,
+INT8ARRAYOID, JSONBARRAYOID, JSONBOID};
+
+static void
+journal_args(const char *action, Oid subject, Jsonb *detail,
+			 Datum *values, char *nulls)
+{
+	memset(nulls, ' ', JOURNAL_NARGS);
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(rgpd_current_user_name()));
+	values[1] = CStringGetTextDatum(action);
+	if (OidIsValid(subject))
+		values[2] = ObjectIdGetDatum(subject);
+	else
+		nulls[2] = 'n';
+	nulls[3] = nulls[4] = 'n';
+	values[5] = JsonbPGetDatum(detail ? detail : rgpd_jsonb("{}"));
+}
+
+/*
+ * Write one journal entry about a table (or, subject InvalidOid, about no
+ * table: a whole sweep, a setting), as the extension's owner.
+ */
+void
+rgpd_journal_table(const char *action, Oid subject, Jsonb *detail)
+{
+	Datum		values[JOURNAL_NARGS];
+	char		nulls[JOURNAL_NARGS];
+
+	journal_args(action, subject, detail, values, nulls);
+	rgpd_execute("INSERT INTO rgpd.journal (actor, action, subject, subject_id, detail)"
+				 " VALUES ($1, $2, $3, NULL, $6)",
+				 JOURNAL_NARGS, journal_argtypes, values, nulls,
+				 rgpd_extension_owner(), true, 0);
+}
+
+/*
+ * Write journal entries about rows of a table, as the extension's owner:
+ * one per id, each with its own detail (details[i]) or, details NULL, the
+ * common one (detail).  No ids, no entry.
+ */
+void
+rgpd_journal_rows(const char *action, Oid subject, int64 *ids, int n,
+				  Jsonb **details, Jsonb *detail)
+{
+	Datum		values[JOURNAL_NARGS];
+	char		nulls[JOURNAL_NARGS];
+	Datum	   *elems;
+	int			i;
+
+	if (n == 0)
+		return;
+	journal_args(action, subject, detail, values, nulls);
+	values[3] = PointerGetDatum(rgpd_int8_array(ids, n));
+	nulls[3] = ' ';
+	if (details)
+	{
+		elems = palloc(sizeof(Datum) * n);
+		for (i = 0; i < n; i++)
+			elems[i] = JsonbPGetDatum(details[i]);
+		values[4] = PointerGetDatum(construct_array(elems, n, JSONBOID, -1, false,
+													TYPALIGN_INT));
+		nulls[4] = ' ';
+	}
+	rgpd_execute("INSERT INTO rgpd.journal (actor, action, subject, subject_id, detail)"
+				 " SELECT $1, $2, $3, u.id, coalesce(u.detail, $6)"
+				 "   FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.int8[]),"
+				 "                   pg_catalog.unnest($5::pg_catalog.jsonb[])) AS u(id, detail)"
+				 "  WHERE u.id IS NOT NULL",
+				 JOURNAL_NARGS, journal_argtypes, values, nulls,
+				 rgpd_extension_owner(), true, 0);
+}

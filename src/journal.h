@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * journal.h
+ *	  The journal every action writes to (journal.c) and the jsonb details
+ *	  its entries carry.
+ *
+ * Copyright (c) 2026, The pericles_rgpd developers
+ * Released under the PostgreSQL License (see LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RGPD_JOURNAL_H
+#define RGPD_JOURNAL_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+extern Jsonb *rgpd_jsonb(const char *json);
+extern Jsonb *rgpd_reason_detail(const char *reason);
+extern Jsonb *rgpd_jsonb_object(int npairs,...);
+extern void rgpd_journal_table(const char *action, Oid subject, Jsonb *detail);
+extern void rgpd_journal_rows(const char *action, Oid subject, int64 *ids, int n,
+							  Jsonb **details, Jsonb *detail);
+
+#endif							/* RGPD_JOURNAL_H */
