@@ -84,7 +84,7 @@ rgpd_status_name(RgpdStatus status)
 		case RGPD_STATUS_ANONYMISED:
 			return RGPD_ANONYMISED;
 	}
-	elog(ERROR, "rgpd_status_name: unknown status %d", (int) status);
+	elog(ERROR, "pericles_rgpd: unknown status %d", (int) status);
 	return NULL;				/* keep compiler quiet */
 }
 
@@ -98,7 +98,7 @@ rgpd_status_of_label(const char *label)
 		return RGPD_STATUS_ARCHIVED;
 	if (strcmp(label, RGPD_ANONYMISED) == 0)
 		return RGPD_STATUS_ANONYMISED;
-	elog(ERROR, "rgpd_status_of_label: unknown label \"%s\" of rgpd.status", label);
+	elog(ERROR, "pericles_rgpd: unknown label \"%s\" of rgpd.status", label);
 	return RGPD_STATUS_ACTIVE;	/* keep compiler quiet */
 }
 
@@ -110,7 +110,7 @@ rgpd_status_of_oid(Oid enumoid)
 	RgpdStatus	status;
 
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "rgpd_status_of_oid: cache lookup failed for enum value %u", enumoid);
+		elog(ERROR, "pericles_rgpd: cache lookup failed for enum value %u", enumoid);
 	status = rgpd_status_of_label(NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel));
 	ReleaseSysCache(tup);
 	return status;

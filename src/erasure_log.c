@@ -102,7 +102,7 @@ replay_table(ReplayEntry *entries, int first, int last)
 				(errcode(OidIsValid(relid) ? ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
 						 : ERRCODE_UNDEFINED_TABLE),
 				 errmsg(OidIsValid(relid)
-						? "table %s is not registered with pericles_rgpd: %d erasure(s) skipped"
+						? "table %s is not registered as a subject: %d erasure(s) skipped"
 						: "table %s does not exist, or may not be read: %d erasure(s) skipped",
 						name, last - first),
 				 errhint(OidIsValid(relid)
