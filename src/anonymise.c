@@ -245,26 +245,17 @@ rgpd_count_without_export(RgpdSubject *sub, int64 *ids, int n)
 static Jsonb *
 erase_detail(EraseCounts *counts, int i, const char *reason)
 {
-	StringInfoData buf;
+	RgpdJson	js;
 	int			t;
-	bool		first = true;
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"reason\": ");
-	escape_json(&buf, reason);
-	appendStringInfoString(&buf, ", \"rows\": {");
+	rgpd_json_begin(&js);
+	rgpd_json_text(&js, "reason", reason);
+	rgpd_json_begin_object(&js, "rows");
 	for (t = 0; t < counts->ntables; t++)
-	{
-		if (counts->counts[t][i] == 0)
-			continue;
-		if (!first)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, counts->tables[t]);
-		appendStringInfo(&buf, ": " INT64_FORMAT, counts->counts[t][i]);
-		first = false;
-	}
-	appendStringInfoString(&buf, "}}");
-	return rgpd_jsonb(buf.data);
+		if (counts->counts[t][i] != 0)
+			rgpd_json_int(&js, counts->tables[t], counts->counts[t][i]);
+	rgpd_json_end_object(&js);
+	return rgpd_json_end(&js);
 }
 
 /*

@@ -253,6 +253,7 @@ sweep_batch(void *arg)
 	int			nlocked = 0,
 				ndue = 0;
 	uint64		i;
+	RgpdJson	js;
 
 	values[0] = PointerGetDatum(rgpd_int8_array(b->due + b->from, b->n));
 	values[1] = DateADTGetDatum(b->as_of);
@@ -276,14 +277,17 @@ sweep_batch(void *arg)
 		b->done = ndue == 0 ? 0 :
 			rgpd_anonymise_ids(b->relid, ids, ndue, "anonymise", "sweep", false, true);
 
-	rgpd_journal_table("sweep_batch", b->relid,
-				 rgpd_jsonb(psprintf("{\"run\": \"%s\", \"batch\": %d, \"action\": \"%s\","
-									 " \"as_of\": \"%s\", \"%s\": " INT64_FORMAT ","
-									 " \"skipped_locked\": " INT64_FORMAT ","
-									 " \"position\": %d, \"due\": %d}",
-									 b->run, b->batch, b->action, date_text(b->as_of),
-									 strcmp(b->action, "archive") == 0 ? "archived" : "anonymised",
-									 b->done, b->skipped, b->from + b->n, b->ndue)));
+	rgpd_json_begin(&js);
+	rgpd_json_text(&js, "run", b->run);
+	rgpd_json_int(&js, "batch", b->batch);
+	rgpd_json_text(&js, "action", b->action);
+	rgpd_json_text(&js, "as_of", date_text(b->as_of));
+	rgpd_json_int(&js, strcmp(b->action, "archive") == 0 ? "archived" : "anonymised",
+				  b->done);
+	rgpd_json_int(&js, "skipped_locked", b->skipped);
+	rgpd_json_int(&js, "position", b->from + b->n);
+	rgpd_json_int(&js, "due", b->ndue);
+	rgpd_journal_table("sweep_batch", b->relid, rgpd_json_end(&js));
 }
 
 static void
@@ -322,7 +326,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 	ErrorData  *stopped = NULL;
 	MemoryContext runcxt;
 	char	   *run;
-	StringInfoData detail;
+	RgpdJson	detail;
 
 	rgpd_require_manager("run the sweep");
 	if (PG_ARGISNULL(0))
@@ -424,26 +428,26 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 
 	if (stopped == NULL)
 		purged = rgpd_purge_exports();
-	initStringInfo(&detail);
-	appendStringInfo(&detail,
-					 "{\"as_of\": \"%s\", \"archived\": " INT64_FORMAT
-					 ", \"anonymised\": " INT64_FORMAT ", \"exports_purged\": " INT64_FORMAT
-					 ", \"tables_skipped\": " INT64_FORMAT ", \"auto_anonymise\": %s"
-					 ", \"run\": \"%s\", \"batches\": %d, \"batch_size\": %d"
-					 ", \"skipped_locked\": " INT64_FORMAT ", \"completed\": %s",
-					 date_text(as_of), archived, anonymised, purged,
-					 tables_skipped, anonymise ? "true" : "false",
-					 run, batches, batch_size, skipped_locked,
-					 stopped ? "false" : "true");
+	rgpd_json_begin(&detail);
+	rgpd_json_text(&detail, "as_of", date_text(as_of));
+	rgpd_json_int(&detail, "archived", archived);
+	rgpd_json_int(&detail, "anonymised", anonymised);
+	rgpd_json_int(&detail, "exports_purged", purged);
+	rgpd_json_int(&detail, "tables_skipped", tables_skipped);
+	rgpd_json_bool(&detail, "auto_anonymise", anonymise);
+	rgpd_json_text(&detail, "run", run);
+	rgpd_json_int(&detail, "batches", batches);
+	rgpd_json_int(&detail, "batch_size", batch_size);
+	rgpd_json_int(&detail, "skipped_locked", skipped_locked);
+	rgpd_json_bool(&detail, "completed", stopped == NULL);
 	if (stopped != NULL)
 	{
-		appendStringInfo(&detail, ", \"stopped\": {\"sqlstate\": \"%s\", \"message\": ",
-						 unpack_sql_state(stopped->sqlerrcode));
-		escape_json(&detail, stopped->message ? stopped->message : "");
-		appendStringInfoChar(&detail, '}');
+		rgpd_json_begin_object(&detail, "stopped");
+		rgpd_json_text(&detail, "sqlstate", unpack_sql_state(stopped->sqlerrcode));
+		rgpd_json_text(&detail, "message", stopped->message ? stopped->message : "");
+		rgpd_json_end_object(&detail);
 	}
-	appendStringInfoChar(&detail, '}');
-	rgpd_journal_table("sweep", InvalidOid, rgpd_jsonb(detail.data));
+	rgpd_journal_table("sweep", InvalidOid, rgpd_json_end(&detail));
 	commit_batch();
 	/* the error again, now that the run is journaled (stopped lives in SPI's context) */
 	if (stopped != NULL)

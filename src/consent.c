@@ -225,7 +225,7 @@ rgpd_set_consent(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	int64		event;
 	bool		isnull;
-	StringInfoData detail;
+	RgpdJson	detail;
 	int			nest;
 
 	require_args(fcinfo, 6, "rgpd.set_consent()");
@@ -274,14 +274,12 @@ rgpd_set_consent(PG_FUNCTION_ARGS)
 	event = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"campaign\": ");
-	escape_json(&detail, label);
-	appendStringInfo(&detail, ", \"value\": %s, \"event_id\": " INT64_FORMAT ", \"origin\": ",
-					 value ? "true" : "false", event);
-	escape_json(&detail, origin);
-	appendStringInfoChar(&detail, '}');
-	rgpd_journal_rows("consent", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+	rgpd_json_begin(&detail);
+	rgpd_json_text(&detail, "campaign", label);
+	rgpd_json_bool(&detail, "value", value);
+	rgpd_json_int(&detail, "event_id", event);
+	rgpd_json_text(&detail, "origin", origin);
+	rgpd_journal_rows("consent", relid, &id, 1, NULL, rgpd_json_end(&detail));
 
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
@@ -354,7 +352,6 @@ set_objection(FunctionCallInfo fcinfo, bool on)
 	Oid			argtypes[2] = {REGCLASSOID, INT8OID};
 	Datum		values[2];
 	bool		changed;
-	StringInfoData detail;
 	int			nest;
 
 	require_args(fcinfo, 4, on ? "rgpd.object()" : "rgpd.withdraw_objection()");
@@ -389,12 +386,8 @@ set_objection(FunctionCallInfo fcinfo, bool on)
 
 	if (changed)
 	{
-		initStringInfo(&detail);
-		appendStringInfo(&detail, "{\"flag\": \"%s\", \"origin\": ", flag);
-		escape_json(&detail, origin);
-		appendStringInfoChar(&detail, '}');
 		rgpd_journal_rows(on ? "object" : "withdraw_objection", relid, &id, 1, NULL,
-					 rgpd_jsonb(detail.data));
+						  rgpd_jsonb_object(2, "flag", flag, "origin", origin));
 	}
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
@@ -432,7 +425,6 @@ rgpd_set_provenance(PG_FUNCTION_ARGS)
 	RgpdSubject *sub;
 	Oid			argtypes[5] = {REGCLASSOID, INT8OID, TEXTOID, TEXTOID, NAMEOID};
 	Datum		values[5];
-	StringInfoData detail;
 	char	   *p;
 	int			i;
 	int			nest;
@@ -473,13 +465,8 @@ rgpd_set_provenance(PG_FUNCTION_ARGS)
 				 "        recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by",
 				 5, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
 
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"source\": ");
-	escape_json(&detail, source);
-	appendStringInfoString(&detail, ", \"legal_basis\": ");
-	escape_json(&detail, legal);
-	appendStringInfoChar(&detail, '}');
-	rgpd_journal_rows("provenance", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+	rgpd_journal_rows("provenance", relid, &id, 1, NULL,
+					  rgpd_jsonb_object(2, "source", source, "legal_basis", legal));
 
 	rgpd_unpin_search_path(nest);
 	SPI_finish();

@@ -91,7 +91,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 				document;
 	RgpdStatus	status = RGPD_STATUS_ACTIVE;
 	int64		export_id;
-	StringInfoData detail;
+	RgpdJson	detail;
 	int			nest;
 	int			i;
 	Oid			reader;
@@ -224,9 +224,9 @@ rgpd_export(PG_FUNCTION_ARGS)
 				 4, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
 	export_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 											1, &isnull));
-	initStringInfo(&detail);
-	appendStringInfo(&detail, "{\"export_id\": " INT64_FORMAT "}", export_id);
-	rgpd_journal_rows("export", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+	rgpd_json_begin(&detail);
+	rgpd_json_int(&detail, "export_id", export_id);
+	rgpd_journal_rows("export", relid, &id, 1, NULL, rgpd_json_end(&detail));
 
 	rgpd_unpin_search_path(nest);
 	SPI_finish();

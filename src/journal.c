@@ -12,61 +12,131 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 
 #include "pericles_rgpd.h"
 
-/* A jsonb value from JSON text. */
-Jsonb *
-rgpd_jsonb(const char *json)
+/*
+ * Journal details are built with the jsonb API (pushJsonbValue), never as
+ * JSON text: a value is always a value, whatever characters it holds.
+ */
+
+static void
+json_key(RgpdJson *js, const char *key)
 {
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = pstrdup(key);
+	k.val.string.len = strlen(key);
+	pushJsonbValue(&js->state, WJB_KEY, &k);
+}
+
+/* Start a detail: an empty object. */
+void
+rgpd_json_begin(RgpdJson *js)
+{
+	js->state = NULL;
+	pushJsonbValue(&js->state, WJB_BEGIN_OBJECT, NULL);
+}
+
+/* "key": "value" (value NULL: null) */
+void
+rgpd_json_text(RgpdJson *js, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	json_key(js, key);
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = pstrdup(value);
+		v.val.string.len = strlen(value);
+	}
+	pushJsonbValue(&js->state, WJB_VALUE, &v);
+}
+
+/* "key": number */
+void
+rgpd_json_int(RgpdJson *js, const char *key, int64 value)
+{
+	JsonbValue	v;
+
+	json_key(js, key);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int8_numeric,
+														Int64GetDatum(value)));
+	pushJsonbValue(&js->state, WJB_VALUE, &v);
+}
+
+/* "key": true | false */
+void
+rgpd_json_bool(RgpdJson *js, const char *key, bool value)
+{
+	JsonbValue	v;
+
+	json_key(js, key);
+	v.type = jbvBool;
+	v.val.boolean = value;
+	pushJsonbValue(&js->state, WJB_VALUE, &v);
+}
+
+/* "key": { … until rgpd_json_end_object() */
+void
+rgpd_json_begin_object(RgpdJson *js, const char *key)
+{
+	json_key(js, key);
+	pushJsonbValue(&js->state, WJB_BEGIN_OBJECT, NULL);
+}
+
+void
+rgpd_json_end_object(RgpdJson *js)
+{
+	pushJsonbValue(&js->state, WJB_END_OBJECT, NULL);
+}
+
+/* The detail built since rgpd_json_begin(). */
+Jsonb *
+rgpd_json_end(RgpdJson *js)
+{
+	JsonbValue *res = pushJsonbValue(&js->state, WJB_END_OBJECT, NULL);
+
+	if (js->state != NULL)
+		elog(ERROR, "pericles_rgpd: journal detail ended inside a nested object");
+	return JsonbValueToJsonb(res);
 }
 
 /* {"k1": "v1", "k2": "v2", …} from npairs pairs of strings (NULL: null) */
 Jsonb *
 rgpd_jsonb_object(int npairs,...)
 {
-	StringInfoData buf;
+	RgpdJson	js;
 	va_list		args;
 	int			i;
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
+	rgpd_json_begin(&js);
 	va_start(args, npairs);
 	for (i = 0; i < npairs; i++)
 	{
 		const char *key = va_arg(args, const char *);
 		const char *value = va_arg(args, const char *);
 
-		if (i > 0)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, key);
-		appendStringInfoString(&buf, ": ");
-		if (value)
-			escape_json(&buf, value);
-		else
-			appendStringInfoString(&buf, "null");
+		rgpd_json_text(&js, key, value);
 	}
 	va_end(args);
-	appendStringInfoChar(&buf, '}');
-	return rgpd_jsonb(buf.data);
+	return rgpd_json_end(&js);
 }
 
 /* {"reason": "<reason>"} */
 Jsonb *
 rgpd_reason_detail(const char *reason)
 {
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"reason\": ");
-	escape_json(&buf, reason ? reason : "");
-	appendStringInfoChar(&buf, '}');
-	return rgpd_jsonb(buf.data);
+	return rgpd_jsonb_object(1, "reason", reason ? reason : "");
 }
 
 /* The arguments of the journal's INSERT: $1 actor … $6 common detail. */
@@ -86,7 +156,7 @@ journal_args(const char *action, Oid subject, Jsonb *detail,
 	else
 		nulls[2] = 'n';
 	nulls[3] = nulls[4] = 'n';
-	values[5] = JsonbPGetDatum(detail ? detail : rgpd_jsonb("{}"));
+	values[5] = JsonbPGetDatum(detail ? detail : rgpd_jsonb_object(0));
 }
 
 /*

@@ -16,9 +16,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 
 #include "pericles_rgpd.h"
 
@@ -45,7 +43,7 @@ rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin, Datum at,
 	int64		event;
 	bool		isnull;
 	RgpdContact contact;
-	StringInfoData detail;
+	RgpdJson	detail;
 
 	locked = rgpd_read_subjects(sub, &id, 1, RGPD_READ_LOCK, at);
 	if (locked->status[0] == RGPD_STATUS_ANONYMISED)
@@ -87,21 +85,14 @@ rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin, Datum at,
 				 " VALUES ($1, $2, $3, $4, 'optin')",
 				 4, argtypes, values, nulls, rgpd_extension_owner(), true, 0);
 
-	initStringInfo(&detail);
-	appendStringInfo(&detail, "{\"optin_id\": " INT64_FORMAT ", \"origin\": ", event);
-	escape_json(&detail, origin);
+	rgpd_json_begin(&detail);
+	rgpd_json_int(&detail, "optin_id", event);
+	rgpd_json_text(&detail, "origin", origin);
 	if (token_id)
-	{
-		appendStringInfoString(&detail, ", \"token\": ");
-		escape_json(&detail, token_id);
-	}
+		rgpd_json_text(&detail, "token", token_id);
 	if (caller)
-	{
-		appendStringInfoString(&detail, ", \"caller\": ");
-		escape_json(&detail, caller);
-	}
-	appendStringInfoString(&detail, "}");
-	rgpd_journal_rows("optin", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+		rgpd_json_text(&detail, "caller", caller);
+	rgpd_journal_rows("optin", relid, &id, 1, NULL, rgpd_json_end(&detail));
 	return event;
 }
 
