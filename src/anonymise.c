@@ -377,9 +377,10 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 /*
  * Anonymise a batch of subjects of one table.
  *   action:  journal action ("anonymise", "forget", "replay")
- *   force:   erase again even if already anonymised, skip unknown ids and
- *            the export requirement (replay after a restore)
- *   sweep:   skip (rather than refuse) subjects without a recent export
+ *   flags:   RGPD_ANONYMISE_FORCE: erase again even if already anonymised,
+ *            skip unknown ids and the export requirement;
+ *            RGPD_ANONYMISE_SWEEP: skip (rather than refuse) subjects
+ *            without a recent export
  * Returns the number of subjects anonymised.
  *
  * Erasure steps back rather than deadlock.  Its lock order (subjects in
@@ -399,8 +400,10 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 
 int64
 rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
-				   const char *reason, bool force, bool sweep)
+				   const char *reason, int flags)
 {
+	bool		force = (flags & RGPD_ANONYMISE_FORCE) != 0;
+	bool		sweep = (flags & RGPD_ANONYMISE_SWEEP) != 0;
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	int			yield_ms = Max(DeadlockTimeout / 2, 1);
@@ -474,7 +477,7 @@ rgpd_anonymise(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	rgpd_require_reads(rgpd_subject(relid, false), "anonymise");
-	done = rgpd_anonymise_ids(relid, ids, n, "anonymise", "manual", false, false);
+	done = rgpd_anonymise_ids(relid, ids, n, "anonymise", "manual", 0);
 	SPI_finish();
 	PG_RETURN_INT64(done);
 }
@@ -509,7 +512,7 @@ rgpd_forget(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	rgpd_require_reads(rgpd_subject(relid, false), "forget");
-	done = rgpd_anonymise_ids(relid, &id, 1, "forget", reason, false, false);
+	done = rgpd_anonymise_ids(relid, &id, 1, "forget", reason, 0);
 	SPI_finish();
 	PG_RETURN_INT64(done);
 }

@@ -275,7 +275,8 @@ sweep_batch(void *arg)
 		b->done = rgpd_archive_due(sub, ids, ndue, b->as_of);
 	else
 		b->done = ndue == 0 ? 0 :
-			rgpd_anonymise_ids(b->relid, ids, ndue, "anonymise", "sweep", false, true);
+			rgpd_anonymise_ids(b->relid, ids, ndue, "anonymise", "sweep",
+								   RGPD_ANONYMISE_SWEEP);
 
 	rgpd_json_begin(&js);
 	rgpd_json_text(&js, "run", b->run);

@@ -145,11 +145,9 @@ replay_table(ReplayEntry *entries, int first, int last)
 						rgpd_format_ids(missing, nmissing))));
 
 	if (nforgotten > 0)
-		done += rgpd_anonymise_ids(relid, forgotten, nforgotten, "replay", "forget",
-								   false, false);
+		done += rgpd_anonymise_ids(relid, forgotten, nforgotten, "replay", "forget", 0);
 	if (nanonymised > 0)
-		done += rgpd_anonymise_ids(relid, anonymised, nanonymised, "replay", "anonymise",
-								   false, false);
+		done += rgpd_anonymise_ids(relid, anonymised, nanonymised, "replay", "anonymise", 0);
 	return done;
 }
 

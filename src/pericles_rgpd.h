@@ -242,8 +242,13 @@ extern void rgpd_discard_link_values(RgpdSubject *sub, int64 *ids, int n);
 
 /* ---- anonymise (anonymise.c) ---- */
 extern int64 rgpd_erase_on_arrival(RgpdSubject *sub, Oid link, int64 *ids, int n);
+/* Flags of rgpd_anonymise_ids(). */
+#define RGPD_ANONYMISE_FORCE	0x01	/* again if anonymised, unknown ids and
+										 * the export requirement skipped */
+#define RGPD_ANONYMISE_SWEEP	0x02	/* subjects without a recent export
+										 * skipped, not refused */
 extern int64 rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
-								const char *reason, bool force, bool sweep);
+								const char *reason, int flags);
 extern int	rgpd_count_without_export(RgpdSubject *sub, int64 *ids, int n);
 
 /* ---- replay of erasures after a restore (erasure_log.c) ---- */

@@ -132,7 +132,7 @@ sweep_table(void *arg)
 			t->anonymised = n - (rgpd_require_export ? rgpd_count_without_export(sub, ids, n) : 0);
 		else
 			t->anonymised = rgpd_anonymise_ids(sub->relid, ids, n, "anonymise", "sweep",
-											   false, true);
+											   RGPD_ANONYMISE_SWEEP);
 	}
 	if (!t->dry_run)
 		rgpd_refresh_floors(sub, t->as_of);
