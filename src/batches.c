@@ -81,6 +81,16 @@ rgpd_backfill_deferred(void)
 Datum
 rgpd_defer_backfill(PG_FUNCTION_ARGS pg_attribute_unused())
 {
+	/*
+	 * Owner code that the extension runs (a tenant's trigger fired by the
+	 * sweep or by rgpd.archive, in a security-restricted operation) must not
+	 * change what the privileged caller's own transaction computes next.
+	 */
+	if (InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot call rgpd.defer_backfill() within a security-restricted operation"),
+				 errdetail("A table's own code run by pericles_rgpd may not defer the caller's backfill.")));
 	if (!IsTransactionBlock())
 		ereport(WARNING,
 				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
@@ -400,8 +410,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 					/* a table that fails stops nobody else's sweep */
 					tables_skipped++;
 					rgpd_journal_table("sweep_skipped", b.relid,
-								 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
-												   "message", err->message));
+								 rgpd_error_journal_detail(err));
 					commit_batch();
 				}
 				failed = true;
@@ -420,8 +429,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 			{
 				tables_skipped++;
 				rgpd_journal_table("sweep_skipped", b.relid,
-							 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
-											   "message", err->message));
+							 rgpd_error_journal_detail(err));
 			}
 			commit_batch();
 		}
@@ -442,12 +450,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 	rgpd_json_int(&detail, "skipped_locked", skipped_locked);
 	rgpd_json_bool(&detail, "completed", stopped == NULL);
 	if (stopped != NULL)
-	{
-		rgpd_json_begin_object(&detail, "stopped");
-		rgpd_json_text(&detail, "sqlstate", unpack_sql_state(stopped->sqlerrcode));
-		rgpd_json_text(&detail, "message", stopped->message ? stopped->message : "");
-		rgpd_json_end_object(&detail);
-	}
+		rgpd_json_jsonb(&detail, "stopped", rgpd_error_journal_detail(stopped));
 	rgpd_journal_table("sweep", InvalidOid, rgpd_json_end(&detail));
 	commit_batch();
 	/* the error again, now that the run is journaled (stopped lives in SPI's context) */

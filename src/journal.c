@@ -86,6 +86,19 @@ rgpd_json_bool(RgpdJson *js, const char *key, bool value)
 	pushJsonbValue(&js->state, WJB_VALUE, &v);
 }
 
+/* "key": a jsonb document (an object, an array or a scalar) */
+void
+rgpd_json_jsonb(RgpdJson *js, const char *key, Jsonb *value)
+{
+	JsonbValue	v;
+
+	json_key(js, key);
+	v.type = jbvBinary;
+	v.val.binary.data = &value->root;
+	v.val.binary.len = VARSIZE(value) - VARHDRSZ;
+	pushJsonbValue(&js->state, WJB_VALUE, &v);
+}
+
 /* "key": { … until rgpd_json_end_object() */
 void
 rgpd_json_begin_object(RgpdJson *js, const char *key)

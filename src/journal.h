@@ -26,6 +26,7 @@ extern void rgpd_json_begin(RgpdJson *js);
 extern void rgpd_json_text(RgpdJson *js, const char *key, const char *value);
 extern void rgpd_json_int(RgpdJson *js, const char *key, int64 value);
 extern void rgpd_json_bool(RgpdJson *js, const char *key, bool value);
+extern void rgpd_json_jsonb(RgpdJson *js, const char *key, Jsonb *value);
 extern void rgpd_json_begin_object(RgpdJson *js, const char *key);
 extern void rgpd_json_end_object(RgpdJson *js);
 extern Jsonb *rgpd_json_end(RgpdJson *js);
