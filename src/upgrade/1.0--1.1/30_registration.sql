@@ -80,6 +80,9 @@ BEGIN
     END IF;
 END
 $$;
+-- registration helpers run with the caller's rights
+REVOKE ALL ON FUNCTION rgpd._require_registrable(regclass, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._require_registrable(regclass, text) TO PUBLIC;
 -- 1.1: a NULL among the personal columns is reported as such.
 CREATE OR REPLACE FUNCTION rgpd._check_personal(tbl regclass, cols name[], forbidden name[], what text) RETURNS void
 LANGUAGE plpgsql
@@ -112,7 +115,6 @@ BEGIN
     END LOOP;
 END
 $$;
-
 
 -- Put the restricted archive on every partition of a partitioned subject
 -- table, at any depth, and keep FORCE ROW LEVEL SECURITY as on the table.
@@ -191,6 +193,8 @@ BEGIN
     END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._protect_partitions(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._protect_partitions(regclass) TO PUBLIC;
 COMMENT ON FUNCTION rgpd._protect_partitions(regclass) IS
     'Puts the restricted archive on every partition of a partitioned subject table';
 
@@ -223,6 +227,8 @@ BEGIN
     PERFORM rgpd._delete_config('partitions', p_subject);
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._unprotect_partitions(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._unprotect_partitions(regclass) TO PUBLIC;
 
 -- Partitions created (CREATE TABLE … PARTITION OF) or attached (ALTER TABLE
 -- … ATTACH PARTITION) under a registered subject table get the restricted
@@ -246,6 +252,7 @@ BEGIN
     END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._protect_new_partitions() FROM PUBLIC;
 CREATE EVENT TRIGGER rgpd_protect_partitions ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE FOREIGN TABLE', 'CREATE SCHEMA')
     EXECUTE FUNCTION rgpd._protect_new_partitions();
@@ -681,6 +688,8 @@ BEGIN
     END IF;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._check_period(text, text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._check_period(text, text, interval) TO PUBLIC;
 
 -- 1.1: bounded periods.
 CREATE OR REPLACE FUNCTION rgpd.set_policy(subject regclass,
@@ -740,7 +749,6 @@ BEGIN
 END
 $$;
 
-
 -- A 1.0 install: registrations of tables that no longer exist (temporary
 -- tables, which go with their session without any event trigger firing)
 -- go, as rgpd._forget_dropped() would have removed them; partitioned
@@ -757,10 +765,3 @@ DELETE FROM rgpd.subjects AS x
 SELECT rgpd._protect_partitions(s.subject)
   FROM rgpd.subjects AS s JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) s.subject
  WHERE c.relkind OPERATOR(pg_catalog.=) 'p';
-
--- registration helpers run with the caller's rights
-REVOKE ALL ON FUNCTION rgpd._require_registrable(regclass, text), rgpd._check_period(text, text, interval),
-    rgpd._protect_partitions(regclass), rgpd._unprotect_partitions(regclass),
-    rgpd._protect_new_partitions() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rgpd._require_registrable(regclass, text), rgpd._check_period(text, text, interval),
-    rgpd._protect_partitions(regclass), rgpd._unprotect_partitions(regclass) TO PUBLIC;
