@@ -15,8 +15,14 @@ SELECT extname, extversion, extrelocatable,
 -- the manager right is a role that cannot log in
 SELECT rolname, rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'rgpd_manager';
 
--- pg_cron is not required by CREATE EXTENSION
-SELECT count(*) AS pg_cron_installed FROM pg_extension WHERE extname = 'pg_cron';
+-- pg_cron is not required by CREATE EXTENSION: no version of the
+-- extension requires another extension (rgpd.schedule_sweep() looks for
+-- pg_cron when it is called, see 07_schedule), and this database, where it
+-- just installed, has no pg_cron while the server has it available
+SELECT version, requires FROM pg_available_extension_versions
+ WHERE name = 'pericles_rgpd' ORDER BY version;
+SELECT (SELECT count(*) FROM pg_extension WHERE extname = 'pg_cron') AS pg_cron_here,
+       (SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_cron') AS pg_cron_available;
 
 -- configuration and proof are dumped by pg_dump
 SELECT c.relname

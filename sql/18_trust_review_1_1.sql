@@ -167,6 +167,35 @@ DROP SCHEMA r3north CASCADE;
 SET client_min_messages = warning;
 DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM regress_owner', current_database()); END $$;
 
+-- R8: no role but the extension's owner may lock the configuration tables
+-- against the others: PUBLIC holds no table-wide UPDATE, DELETE or
+-- TRUNCATE on any table of the extension (what LOCK TABLE beyond ROW
+-- EXCLUSIVE needs), only INSERT and UPDATE of columns for registration;
+-- a registration, a policy dropped and an unregistration still work
+\c - regress_tenant3
+SET client_min_messages = warning;
+SELECT c.relname AS lockable_by_public FROM pg_class AS c
+ WHERE c.relnamespace = 'rgpd'::regnamespace AND c.relkind IN ('r', 'p')
+   AND (has_table_privilege('public', c.oid, 'UPDATE') OR has_table_privilege('public', c.oid, 'DELETE')
+        OR has_table_privilege('public', c.oid, 'TRUNCATE'));
+BEGIN;
+SELECT try($$LOCK TABLE rgpd.subjects IN ACCESS EXCLUSIVE MODE$$);
+SELECT try($$LOCK TABLE rgpd.links IN SHARE MODE$$);
+ROLLBACK;
+CREATE TABLE t3.leads (id bigint PRIMARY KEY, created date NOT NULL);
+CREATE TABLE t3.calls (id bigint, lead_id bigint, at date);
+SELECT rgpd.register_subject('t3.leads', created_column => 'created') IS NOT NULL AS registered;
+SELECT rgpd.register_link('t3.calls', 't3.leads', '{lead_id}', '{at}') IS NOT NULL AS registered;
+SELECT rgpd.set_policy('t3.leads', '1 year', '2 years', name => 'short', applies_when => 'id > 100') IS NOT NULL AS policy_set;
+SELECT rgpd.drop_policy('t3.leads', 'short');
+SELECT try($$SELECT rgpd.drop_policy('t3.leads', 'short')$$);
+-- nor can it delete another owner's configuration through the function
+SELECT try($$SELECT rgpd._delete_config('subject', (SELECT c.oid FROM pg_class AS c WHERE c.relname = 'folk')::regclass)$$);
+SELECT rgpd.unregister_link('t3.calls', 't3.leads');
+SELECT rgpd.unregister_subject('t3.leads');
+SELECT count(*) AS registrations_left FROM rgpd.subjects WHERE subject::text = 't3.leads';
+SELECT count(*) AS policies_left FROM rgpd.policies WHERE subject::text = 't3.leads';
+
 \c - postgres
 SET client_min_messages = warning;
 -- dropping the schemas drops the registered tables, their registration

@@ -249,26 +249,17 @@ rgpd_count_without_export(RgpdSubject *sub, int64 *ids, int n)
 static Jsonb *
 erase_detail(EraseCounts *counts, int i, const char *reason)
 {
-	StringInfoData buf;
+	RgpdJson	js;
 	int			t;
-	bool		first = true;
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"reason\": ");
-	escape_json(&buf, reason);
-	appendStringInfoString(&buf, ", \"rows\": {");
+	rgpd_json_begin(&js);
+	rgpd_json_text(&js, "reason", reason);
+	rgpd_json_begin_object(&js, "rows");
 	for (t = 0; t < counts->ntables; t++)
-	{
-		if (counts->counts[t][i] == 0)
-			continue;
-		if (!first)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, counts->tables[t]);
-		appendStringInfo(&buf, ": " INT64_FORMAT, counts->counts[t][i]);
-		first = false;
-	}
-	appendStringInfoString(&buf, "}}");
-	return rgpd_jsonb(buf.data);
+		if (counts->counts[t][i] != 0)
+			rgpd_json_int(&js, counts->tables[t], counts->counts[t][i]);
+	rgpd_json_end_object(&js);
+	return rgpd_json_end(&js);
 }
 
 /*
@@ -299,11 +290,13 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 	 * Lock the subjects, in key order, and no table: writers of their
 	 * linked rows hold them FOR KEY SHARE (see the file header).
 	 */
-	locked = rgpd_lock_subjects(sub, ids, n, false, force, (Datum) 0);
+	locked = rgpd_read_subjects(sub, ids, n,
+								RGPD_READ_LOCK | (force ? RGPD_READ_MISSING_OK : 0),
+								(Datum) 0);
 
 	for (i = 0; i < locked->n; i++)
 	{
-		if (!force && strcmp(locked->status[i], RGPD_ANONYMISED) == 0)
+		if (!force && locked->status[i] == RGPD_STATUS_ANONYMISED)
 			ereport(NOTICE,
 					(errmsg("row " INT64_FORMAT " of table %s is already anonymised; nothing to do",
 							locked->ids[i], sub->relname)));
@@ -384,7 +377,7 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 	details = palloc(sizeof(Jsonb *) * ntargets);
 	for (i = 0; i < ntargets; i++)
 		details[i] = erase_detail(&counts, i, reason);
-	rgpd_journal(action, relid, targets, ntargets, details, NULL);
+	rgpd_journal_rows(action, relid, targets, ntargets, details, NULL);
 
 	rgpd_unpin_search_path(nest);
 	return ntargets;
@@ -393,9 +386,10 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 /*
  * Anonymise a batch of subjects of one table.
  *   action:  journal action ("anonymise", "forget", "replay")
- *   force:   erase again even if already anonymised, skip unknown ids and
- *            the export requirement (replay after a restore)
- *   sweep:   skip (rather than refuse) subjects without a recent export
+ *   flags:   RGPD_ANONYMISE_FORCE: erase again even if already anonymised,
+ *            skip unknown ids and the export requirement;
+ *            RGPD_ANONYMISE_SWEEP: skip (rather than refuse) subjects
+ *            without a recent export
  * Returns the number of subjects anonymised.
  *
  * Erasure steps back rather than deadlock.  Its lock order (subjects in
@@ -415,8 +409,10 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 
 int64
 rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
-				   const char *reason, bool force, bool sweep)
+				   const char *reason, int flags)
 {
+	bool		force = (flags & RGPD_ANONYMISE_FORCE) != 0;
+	bool		sweep = (flags & RGPD_ANONYMISE_SWEEP) != 0;
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	int			yield_ms = Max(DeadlockTimeout / 2, 1);
@@ -490,7 +486,7 @@ rgpd_anonymise(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	rgpd_require_reads(rgpd_subject(relid, false), "anonymise");
-	done = rgpd_anonymise_ids(relid, ids, n, "anonymise", "manual", false, false);
+	done = rgpd_anonymise_ids(relid, ids, n, "anonymise", "manual", 0);
 	SPI_finish();
 	PG_RETURN_INT64(done);
 }
@@ -525,7 +521,7 @@ rgpd_forget(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	rgpd_require_reads(rgpd_subject(relid, false), "forget");
-	done = rgpd_anonymise_ids(relid, &id, 1, "forget", reason, false, false);
+	done = rgpd_anonymise_ids(relid, &id, 1, "forget", reason, 0);
 	SPI_finish();
 	PG_RETURN_INT64(done);
 }

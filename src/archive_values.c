@@ -30,6 +30,9 @@
 
 #include "pericles_rgpd.h"
 
+PG_FUNCTION_INFO_V1(rgpd_release_archived_values);
+PG_FUNCTION_INFO_V1(rgpd_hold_archived_values);
+
 /* The generated statements of one link, or false if it has none. */
 typedef struct LinkStatements
 {
@@ -252,8 +255,6 @@ rgpd_restore_link_values(RgpdSubject *sub, int64 *ids, int n)
 		restore_link(sub, sub->links[i], ids, n);
 }
 
-PG_FUNCTION_INFO_V1(rgpd_release_archived_values);
-
 /*
  * rgpd._release_archived_values(link regclass, subject regclass) RETURNS
  * void: before a link's registration goes, every value held for its rows
@@ -313,8 +314,6 @@ rgpd_discard_link_values(RgpdSubject *sub, int64 *ids, int n)
 				 "           AND a.row_key OPERATOR(pg_catalog.=) ANY (r.row_keys))",
 				 2, types, args, NULL, rgpd_extension_owner(), true, 0);
 }
-
-PG_FUNCTION_INFO_V1(rgpd_hold_archived_values);
 
 /*
  * rgpd._hold_archived_values(link regclass, subject regclass) RETURNS void:

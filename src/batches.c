@@ -263,6 +263,7 @@ sweep_batch(void *arg)
 	int			nlocked = 0,
 				ndue = 0;
 	uint64		i;
+	RgpdJson	js;
 
 	values[0] = PointerGetDatum(rgpd_int8_array(b->due + b->from, b->n));
 	values[1] = DateADTGetDatum(b->as_of);
@@ -286,18 +287,22 @@ sweep_batch(void *arg)
 	{
 		rgpd_retention_clock(b->as_of); /* keep reckoned from as_of */
 		b->done = ndue == 0 ? 0 :
-			rgpd_anonymise_ids(b->relid, ids, ndue, "anonymise", "sweep", false, true);
+			rgpd_anonymise_ids(b->relid, ids, ndue, "anonymise", "sweep",
+							   RGPD_ANONYMISE_SWEEP);
 		rgpd_retention_clock_reset();
 	}
 
-	rgpd_journal("sweep_batch", b->relid, NULL, 0, NULL,
-				 rgpd_jsonb(psprintf("{\"run\": \"%s\", \"batch\": %d, \"action\": \"%s\","
-									 " \"as_of\": \"%s\", \"%s\": " INT64_FORMAT ","
-									 " \"skipped_locked\": " INT64_FORMAT ","
-									 " \"position\": %d, \"due\": %d}",
-									 b->run, b->batch, b->action, date_text(b->as_of),
-									 strcmp(b->action, "archive") == 0 ? "archived" : "anonymised",
-									 b->done, b->skipped, b->from + b->n, b->ndue)));
+	rgpd_json_begin(&js);
+	rgpd_json_text(&js, "run", b->run);
+	rgpd_json_int(&js, "batch", b->batch);
+	rgpd_json_text(&js, "action", b->action);
+	rgpd_json_text(&js, "as_of", date_text(b->as_of));
+	rgpd_json_int(&js, strcmp(b->action, "archive") == 0 ? "archived" : "anonymised",
+				  b->done);
+	rgpd_json_int(&js, "skipped_locked", b->skipped);
+	rgpd_json_int(&js, "position", b->from + b->n);
+	rgpd_json_int(&js, "due", b->ndue);
+	rgpd_journal_table("sweep_batch", b->relid, rgpd_json_end(&js));
 }
 
 static void
@@ -336,7 +341,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 	ErrorData  *stopped = NULL;
 	MemoryContext runcxt;
 	char	   *run;
-	StringInfoData detail;
+	RgpdJson	detail;
 
 	rgpd_require_manager("run the sweep");
 	if (PG_ARGISNULL(0))
@@ -408,7 +413,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 				{
 					/* a table that fails stops nobody else's sweep */
 					tables_skipped++;
-					rgpd_journal("sweep_skipped", b.relid, NULL, 0, NULL,
+					rgpd_journal_table("sweep_skipped", b.relid,
 								 rgpd_error_journal_detail(err));
 					commit_batch();
 				}
@@ -427,7 +432,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 			else if (err != NULL)
 			{
 				tables_skipped++;
-				rgpd_journal("sweep_skipped", b.relid, NULL, 0, NULL,
+				rgpd_journal_table("sweep_skipped", b.relid,
 							 rgpd_error_journal_detail(err));
 			}
 			commit_batch();
@@ -441,25 +446,21 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 		commit_batch();
 		purged = rgpd_purge_exports();
 	}
-	initStringInfo(&detail);
-	appendStringInfo(&detail,
-					 "{\"as_of\": \"%s\", \"archived\": " INT64_FORMAT
-					 ", \"anonymised\": " INT64_FORMAT ", \"exports_purged\": " INT64_FORMAT
-					 ", \"tables_skipped\": " INT64_FORMAT ", \"auto_anonymise\": %s"
-					 ", \"run\": \"%s\", \"batches\": %d, \"batch_size\": %d"
-					 ", \"skipped_locked\": " INT64_FORMAT ", \"completed\": %s",
-					 date_text(as_of), archived, anonymised, purged,
-					 tables_skipped, anonymise ? "true" : "false",
-					 run, batches, batch_size, skipped_locked,
-					 stopped ? "false" : "true");
+	rgpd_json_begin(&detail);
+	rgpd_json_text(&detail, "as_of", date_text(as_of));
+	rgpd_json_int(&detail, "archived", archived);
+	rgpd_json_int(&detail, "anonymised", anonymised);
+	rgpd_json_int(&detail, "exports_purged", purged);
+	rgpd_json_int(&detail, "tables_skipped", tables_skipped);
+	rgpd_json_bool(&detail, "auto_anonymise", anonymise);
+	rgpd_json_text(&detail, "run", run);
+	rgpd_json_int(&detail, "batches", batches);
+	rgpd_json_int(&detail, "batch_size", batch_size);
+	rgpd_json_int(&detail, "skipped_locked", skipped_locked);
+	rgpd_json_bool(&detail, "completed", stopped == NULL);
 	if (stopped != NULL)
-	{
-		char	   *why = JsonbToCString(NULL, &rgpd_error_journal_detail(stopped)->root, 0);
-
-		appendStringInfo(&detail, ", \"stopped\": %s", why);
-	}
-	appendStringInfoChar(&detail, '}');
-	rgpd_journal("sweep", InvalidOid, NULL, 0, NULL, rgpd_jsonb(detail.data));
+		rgpd_json_jsonb(&detail, "stopped", rgpd_error_journal_detail(stopped));
+	rgpd_journal_table("sweep", InvalidOid, rgpd_json_end(&detail));
 	commit_batch();
 	/* the error again, now that the run is journaled (stopped lives in SPI's context) */
 	if (stopped != NULL)

@@ -12,8 +12,10 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
@@ -69,6 +71,51 @@ rgpd_status_label(Oid statustype, const char *label)
 						   ObjectIdGetDatum(statustype), CStringGetDatum(label));
 }
 
+/* The label of rgpd.status that stands for a status. */
+const char *
+rgpd_status_name(RgpdStatus status)
+{
+	switch (status)
+	{
+		case RGPD_STATUS_ACTIVE:
+			return RGPD_ACTIVE;
+		case RGPD_STATUS_ARCHIVED:
+			return RGPD_ARCHIVED;
+		case RGPD_STATUS_ANONYMISED:
+			return RGPD_ANONYMISED;
+	}
+	elog(ERROR, "pericles_rgpd: unknown status %d", (int) status);
+	return NULL;				/* keep compiler quiet */
+}
+
+/* The status a label of rgpd.status stands for. */
+RgpdStatus
+rgpd_status_of_label(const char *label)
+{
+	if (strcmp(label, RGPD_ACTIVE) == 0)
+		return RGPD_STATUS_ACTIVE;
+	if (strcmp(label, RGPD_ARCHIVED) == 0)
+		return RGPD_STATUS_ARCHIVED;
+	if (strcmp(label, RGPD_ANONYMISED) == 0)
+		return RGPD_STATUS_ANONYMISED;
+	elog(ERROR, "pericles_rgpd: unknown label \"%s\" of rgpd.status", label);
+	return RGPD_STATUS_ACTIVE;	/* keep compiler quiet */
+}
+
+/* The status a pg_enum OID of rgpd.status stands for. */
+RgpdStatus
+rgpd_status_of_oid(Oid enumoid)
+{
+	HeapTuple	tup = SearchSysCache1(ENUMOID, ObjectIdGetDatum(enumoid));
+	RgpdStatus	status;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "pericles_rgpd: cache lookup failed for enum value %u", enumoid);
+	status = rgpd_status_of_label(NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel));
+	ReleaseSysCache(tup);
+	return status;
+}
+
 /* Qualified, quoted name of a table, for messages. */
 char *
 rgpd_relname(Oid relid)
@@ -78,4 +125,21 @@ rgpd_relname(Oid relid)
 	if (rel == NULL)
 		return psprintf("%u", relid);
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
+}
+
+/* The owner of a registered table. */
+Oid
+rgpd_rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("registered table with OID %u no longer exists", relid),
+				 errhint("Its registration can be removed with rgpd.unregister_subject().")));
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
 }

@@ -79,7 +79,7 @@ put_rows(ReturnSetInfo *rsinfo)
  * (UPDATE to write, SELECT to read, or the manager right), and that the
  * row exists for the caller.  Returns its status.
  */
-static char *
+static RgpdStatus
 subject_row(RgpdSubject *sub, int64 id, bool write)
 {
 	bool		manager = rgpd_is_manager();
@@ -92,8 +92,10 @@ subject_row(RgpdSubject *sub, int64 id, bool write)
 						write ? "record" : "read", sub->relname),
 				 errhint("It needs %s on the table, or membership in %s.",
 						 write ? "UPDATE" : "SELECT", RGPD_MANAGER)));
-	row = rgpd_read_subjects(sub, &id, 1, !manager, false, (Datum) 0, write);
-	if (write && strcmp(row->status[0], RGPD_ANONYMISED) == 0)
+	row = rgpd_read_subjects(sub, &id, 1,
+							 (manager ? 0 : RGPD_READ_HIDE_ARCHIVED) |
+							 (write ? RGPD_READ_LOCK : 0), (Datum) 0);
+	if (write && row->status[0] == RGPD_STATUS_ANONYMISED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("row " INT64_FORMAT " of table %s is anonymised", id, sub->relname),
@@ -223,7 +225,7 @@ rgpd_set_consent(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	int64		event;
 	bool		isnull;
-	StringInfoData detail;
+	RgpdJson	detail;
 	int			nest;
 
 	require_args(fcinfo, 6, "rgpd.set_consent()");
@@ -272,14 +274,12 @@ rgpd_set_consent(PG_FUNCTION_ARGS)
 	event = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"campaign\": ");
-	escape_json(&detail, label);
-	appendStringInfo(&detail, ", \"value\": %s, \"event_id\": " INT64_FORMAT ", \"origin\": ",
-					 value ? "true" : "false", event);
-	escape_json(&detail, origin);
-	appendStringInfoChar(&detail, '}');
-	rgpd_journal("consent", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+	rgpd_json_begin(&detail);
+	rgpd_json_text(&detail, "campaign", label);
+	rgpd_json_bool(&detail, "value", value);
+	rgpd_json_int(&detail, "event_id", event);
+	rgpd_json_text(&detail, "origin", origin);
+	rgpd_journal_rows("consent", relid, &id, 1, NULL, rgpd_json_end(&detail));
 
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
@@ -352,7 +352,6 @@ set_objection(FunctionCallInfo fcinfo, bool on)
 	Oid			argtypes[2] = {REGCLASSOID, INT8OID};
 	Datum		values[2];
 	bool		changed;
-	StringInfoData detail;
 	int			nest;
 
 	require_args(fcinfo, 4, on ? "rgpd.object()" : "rgpd.withdraw_objection()");
@@ -387,12 +386,8 @@ set_objection(FunctionCallInfo fcinfo, bool on)
 
 	if (changed)
 	{
-		initStringInfo(&detail);
-		appendStringInfo(&detail, "{\"flag\": \"%s\", \"origin\": ", flag);
-		escape_json(&detail, origin);
-		appendStringInfoChar(&detail, '}');
-		rgpd_journal(on ? "object" : "withdraw_objection", relid, &id, 1, NULL,
-					 rgpd_jsonb(detail.data));
+		rgpd_journal_rows(on ? "object" : "withdraw_objection", relid, &id, 1, NULL,
+						  rgpd_jsonb_object(2, "flag", flag, "origin", origin));
 	}
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
@@ -430,7 +425,6 @@ rgpd_set_provenance(PG_FUNCTION_ARGS)
 	RgpdSubject *sub;
 	Oid			argtypes[5] = {REGCLASSOID, INT8OID, TEXTOID, TEXTOID, NAMEOID};
 	Datum		values[5];
-	StringInfoData detail;
 	char	   *p;
 	int			i;
 	int			nest;
@@ -471,13 +465,8 @@ rgpd_set_provenance(PG_FUNCTION_ARGS)
 				 "        recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by",
 				 5, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
 
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"source\": ");
-	escape_json(&detail, source);
-	appendStringInfoString(&detail, ", \"legal_basis\": ");
-	escape_json(&detail, legal);
-	appendStringInfoChar(&detail, '}');
-	rgpd_journal("provenance", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+	rgpd_journal_rows("provenance", relid, &id, 1, NULL,
+					  rgpd_jsonb_object(2, "source", source, "legal_basis", legal));
 
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
@@ -655,7 +644,7 @@ rgpd_journal_campaign(PG_FUNCTION_ARGS)
 	rgpd_require_manager("manage campaigns");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
-	rgpd_journal(action, InvalidOid, NULL, 0, NULL, detail);
+	rgpd_journal_table(action, InvalidOid, detail);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

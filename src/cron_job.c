@@ -78,11 +78,11 @@ cron_request_run(CronRequest *req)
 	int64		result;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 
 	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron'",
 					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look for pg_cron");
+		elog(ERROR, "pericles_rgpd: could not look for pg_cron");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -98,7 +98,7 @@ cron_request_run(CronRequest *req)
 							  " WHERE j.jobname OPERATOR(pg_catalog.=) $1"
 							  " AND j.database OPERATOR(pg_catalog.=) $2",
 							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not remove the jobs named \"%s\"", req->jobname);
+		elog(ERROR, "pericles_rgpd: could not remove the jobs named \"%s\"", req->jobname);
 	result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	if (!req->unschedule)
@@ -109,7 +109,7 @@ cron_request_run(CronRequest *req)
 		values[4] = CStringGetTextDatum(req->username);
 		if (SPI_execute_with_args("SELECT cron.schedule_in_database($1, $2, $3, $4, $5, true)",
 								  5, types, values, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not schedule job \"%s\"", req->jobname);
+			elog(ERROR, "pericles_rgpd: could not schedule job \"%s\"", req->jobname);
 		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 	SPI_finish();

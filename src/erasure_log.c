@@ -102,7 +102,7 @@ replay_table(ReplayEntry *entries, int first, int last)
 				(errcode(OidIsValid(relid) ? ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
 						 : ERRCODE_UNDEFINED_TABLE),
 				 errmsg(OidIsValid(relid)
-						? "table %s is not registered with pericles_rgpd: %d erasure(s) skipped"
+						? "table %s is not registered as a subject: %d erasure(s) skipped"
 						: "table %s does not exist, or may not be read: %d erasure(s) skipped",
 						name, last - first),
 				 errhint(OidIsValid(relid)
@@ -124,14 +124,14 @@ replay_table(ReplayEntry *entries, int first, int last)
 	}
 
 	/* the rows as they are now (anonymise checks again under its lock) */
-	now = rgpd_read_subjects(sub, ids, n, false, true, (Datum) 0, false);
+	now = rgpd_read_subjects(sub, ids, n, RGPD_READ_MISSING_OK, (Datum) 0);
 	for (i = 0; i < n; i++)
 	{
 		while (k < now->n && now->ids[k] < ids[i])
 			k++;
 		if (k >= now->n || now->ids[k] != ids[i])
 			missing[nmissing++] = ids[i];
-		else if (strcmp(now->status[k], RGPD_ANONYMISED) == 0)
+		else if (now->status[k] == RGPD_STATUS_ANONYMISED)
 			continue;
 		else if (forget[i])
 			forgotten[nforgotten++] = ids[i];
@@ -145,11 +145,9 @@ replay_table(ReplayEntry *entries, int first, int last)
 						rgpd_format_ids(missing, nmissing))));
 
 	if (nforgotten > 0)
-		done += rgpd_anonymise_ids(relid, forgotten, nforgotten, "replay", "forget",
-								   false, false);
+		done += rgpd_anonymise_ids(relid, forgotten, nforgotten, "replay", "forget", 0);
 	if (nanonymised > 0)
-		done += rgpd_anonymise_ids(relid, anonymised, nanonymised, "replay", "anonymise",
-								   false, false);
+		done += rgpd_anonymise_ids(relid, anonymised, nanonymised, "replay", "anonymise", 0);
 	return done;
 }
 

@@ -89,9 +89,9 @@ rgpd_export(PG_FUNCTION_ARGS)
 				links,
 				extras,
 				document;
-	char	   *status = NULL;
+	RgpdStatus	status = RGPD_STATUS_ACTIVE;
 	int64		export_id;
-	StringInfoData detail;
+	RgpdJson	detail;
 	int			nest;
 	int			i;
 	Oid			reader;
@@ -123,9 +123,10 @@ rgpd_export(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(id);
 	export_query(sub, &sub->export_record, "export_record", argtypes, values, reader, flags);
 	if (SPI_processed == 1)
-		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		status = rgpd_status_of_label(SPI_getvalue(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 2));
 	record = single_jsonb(&isnull);
-	if (isnull || (!manager && strcmp(status, RGPD_ARCHIVED) == 0))
+	if (isnull || (!manager && status == RGPD_STATUS_ARCHIVED))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("table %s has no row with %s = " INT64_FORMAT,
@@ -169,7 +170,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 	 * archive_values.c): the export, which only a manager gets for an
 	 * archived record, gives them with the rows they belong to.
 	 */
-	if (strcmp(status, RGPD_ARCHIVED) == 0)
+	if (status == RGPD_STATUS_ARCHIVED)
 	{
 		rgpd_execute("SELECT $3 OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
 					 "  'archived_linked_values', coalesce(pg_catalog.jsonb_agg("
@@ -192,7 +193,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 	values[2] = record;
 	values[3] = links;
 	values[4] = extras;
-	values[5] = CStringGetTextDatum(status);
+	values[5] = CStringGetTextDatum(rgpd_status_name(status));
 	rgpd_execute("SELECT pg_catalog.jsonb_build_object("
 				 "  'format', 'pericles_rgpd.export/1',"
 				 "  'exported_at', pg_catalog.now(),"
@@ -234,9 +235,9 @@ rgpd_export(PG_FUNCTION_ARGS)
 				 4, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
 	export_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 											1, &isnull));
-	initStringInfo(&detail);
-	appendStringInfo(&detail, "{\"export_id\": " INT64_FORMAT "}", export_id);
-	rgpd_journal("export", relid, &id, 1, NULL, rgpd_jsonb(detail.data));
+	rgpd_json_begin(&detail);
+	rgpd_json_int(&detail, "export_id", export_id);
+	rgpd_journal_rows("export", relid, &id, 1, NULL, rgpd_json_end(&detail));
 
 	rgpd_unpin_search_path(nest);
 	SPI_finish();

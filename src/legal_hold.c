@@ -30,7 +30,9 @@
 #include "miscadmin.h"
 #include "utils/datetime.h"
 
+#include "journal.h"
 #include "pericles_rgpd.h"
+#include "subject_rows.h"
 
 PG_FUNCTION_INFO_V1(rgpd_hold);
 PG_FUNCTION_INFO_V1(rgpd_release);
@@ -178,8 +180,8 @@ rgpd_hold(PG_FUNCTION_ARGS)
 	nest = rgpd_pin_search_path();
 
 	/* the subject row, locked as an erasure locks it (see the header) */
-	locked = rgpd_lock_subjects(sub, &id, 1, false, false, (Datum) 0);
-	if (locked->n == 1 && strcmp(locked->status[0], RGPD_ANONYMISED) == 0)
+	locked = rgpd_read_subjects(sub, &id, 1, RGPD_READ_LOCK, (Datum) 0);
+	if (locked->n == 1 && locked->status[0] == RGPD_STATUS_ANONYMISED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("row " INT64_FORMAT " of table %s is already anonymised; there is nothing to hold",
@@ -200,7 +202,7 @@ rgpd_hold(PG_FUNCTION_ARGS)
 				 "   SET reason = EXCLUDED.reason, until = EXCLUDED.until,"
 				 "       held_at = pg_catalog.now(), held_by = EXCLUDED.held_by",
 				 5, argtypes, values, nulls, rgpd_extension_owner(), true, 0);
-	rgpd_journal("hold", relid, &id, 1, NULL,
+	rgpd_journal_rows("hold", relid, &id, 1, NULL,
 				 PG_ARGISNULL(3) ? rgpd_jsonb_object(1, "reason", reason)
 				 : rgpd_jsonb_object(2, "reason", reason,
 									 "until", rgpd_iso_date(PG_GETARG_DATEADT(3))));
@@ -243,7 +245,7 @@ rgpd_release(PG_FUNCTION_ARGS)
 				 2, argtypes, values, NULL, rgpd_extension_owner(), true, 0);
 	found = SPI_processed == 1;
 	if (found)
-		rgpd_journal("release", relid, &id, 1, NULL,
+		rgpd_journal_rows("release", relid, &id, 1, NULL,
 					 rgpd_jsonb_object(2, "reason", reason, "held_for",
 									   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)));
 	else

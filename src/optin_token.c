@@ -302,8 +302,8 @@ rgpd_optin_token(PG_FUNCTION_ARGS)
 	rgpd_require_reads(sub, "issue opt-in tokens for");
 	nest = rgpd_pin_search_path();
 	/* the row as the caller may see it: unknown ids are P0002 */
-	row = rgpd_read_subjects(sub, &id, 1, false, false, (Datum) 0, false);
-	if (strcmp(row->status[0], RGPD_ANONYMISED) == 0)
+	row = rgpd_read_subjects(sub, &id, 1, 0, (Datum) 0);
+	if (row->status[0] == RGPD_STATUS_ANONYMISED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("row " INT64_FORMAT " of table %s is anonymised", id, sub->relname),

@@ -27,7 +27,18 @@
 #define RGPD_SCHEMA		"rgpd"
 #define RGPD_MANAGER	"rgpd_manager"
 
-/* Status labels of rgpd.status. */
+/*
+ * The status of a subject row, and the labels of rgpd.status that stand for
+ * them.  C code compares RgpdStatus values (or pg_enum OIDs, on the engine's
+ * per-row paths), never labels; catalog_lookup.c converts.
+ */
+typedef enum RgpdStatus
+{
+	RGPD_STATUS_ACTIVE,
+	RGPD_STATUS_ARCHIVED,
+	RGPD_STATUS_ANONYMISED
+} RgpdStatus;
+
 #define RGPD_ACTIVE		"active"
 #define RGPD_ARCHIVED	"archived"
 #define RGPD_ANONYMISED	"anonymised"
@@ -96,7 +107,11 @@ extern bool rgpd_is_manager(void);
 extern void rgpd_require_manager(const char *action);
 extern char *rgpd_current_user_name(void);
 extern char *rgpd_relname(Oid relid);
+extern Oid	rgpd_rel_owner(Oid relid);
 extern Oid	rgpd_status_label(Oid statustype, const char *label);
+extern RgpdStatus rgpd_status_of_label(const char *label);
+extern RgpdStatus rgpd_status_of_oid(Oid enumoid);
+extern const char *rgpd_status_name(RgpdStatus status);
 
 /* Fetch a generated statement from rgpd._sql(subject, what, link, col). */
 extern char *rgpd_generated_sql(Oid subject, const char *what, Oid link,
@@ -199,37 +214,12 @@ extern int64 rgpd_recompute_ids(RgpdSubject *sub, int64 *ids, int n);
 extern int64 rgpd_recompute_subject(RgpdSubject *sub);
 extern void rgpd_partition_link_rows(Oid link, Oid part, bool joined);
 
-/* ---- archive (archive.c) ---- */
-
-/* Subject rows locked by an action, in key order. */
-typedef struct RgpdLocked
-{
-	int			n;
-	int64	   *ids;
-	char	  **status;			/* "active", "archived", "anonymised" */
-	char	  **negotiator;		/* value of the negotiator column, or NULL */
-	DateADT    *day;			/* day of the action's timestamp, if any */
-} RgpdLocked;
-
-extern RgpdLocked *rgpd_lock_subjects(RgpdSubject *sub, int64 *ids, int n,
-									  bool hide_archived, bool missing_ok,
-									  Datum at);
-extern RgpdLocked *rgpd_read_subjects(RgpdSubject *sub, int64 *ids, int n,
-									  bool hide_archived, bool missing_ok,
-									  Datum at, bool for_update);
-extern bool rgpd_may(Oid relid, AclMode mode);
-extern int64 *rgpd_ids_arg(FunctionCallInfo fcinfo, int argno, int *n);
-extern Oid	rgpd_rel_owner(Oid relid);
-extern Jsonb *rgpd_jsonb(const char *json);
-extern Jsonb *rgpd_reason_detail(const char *reason);
-extern Jsonb *rgpd_jsonb_object(int npairs,...);
+/* ---- archive (archive.c) and opt-in (optin.c) ---- */
 extern int64 rgpd_mark_links(RgpdSubject *sub, int64 *ids, int n, bool archived);
 extern void rgpd_unarchive_ids(RgpdSubject *sub, int64 *ids, int n,
 							   const char *reason);
 extern void rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n,
 								 const char *reason);
-extern void rgpd_journal(const char *action, Oid subject, int64 *ids, int n,
-						 Jsonb **details, Jsonb *detail);
 extern int64 rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin,
 							   Datum at, const char *token_id, const char *caller);
 
@@ -253,8 +243,13 @@ extern void rgpd_discard_link_values(RgpdSubject *sub, int64 *ids, int n);
 
 /* ---- anonymise (anonymise.c) ---- */
 extern int64 rgpd_erase_on_arrival(RgpdSubject *sub, Oid link, int64 *ids, int n);
+/* Flags of rgpd_anonymise_ids(). */
+#define RGPD_ANONYMISE_FORCE	0x01	/* again if anonymised, unknown ids and
+										 * the export requirement skipped */
+#define RGPD_ANONYMISE_SWEEP	0x02	/* subjects without a recent export
+										 * skipped, not refused */
 extern int64 rgpd_anonymise_ids(Oid relid, int64 *ids, int n, const char *action,
-								const char *reason, bool force, bool sweep);
+								const char *reason, int flags);
 extern int	rgpd_count_without_export(RgpdSubject *sub, int64 *ids, int n);
 
 /* ---- replay of erasures after a restore (erasure_log.c) ---- */
@@ -287,5 +282,9 @@ extern Datum rgpd_retention_export(Oid subject, int64 id, Datum extras);
 #define RGPD_MAX_TEXT		1000
 extern void rgpd_check_event_time(Datum at, const char *what);
 extern void rgpd_check_text_length(const char *value, const char *what);
+
+/* ---- the module headers ---- */
+#include "journal.h"			/* the journal and its jsonb details */
+#include "subject_rows.h"		/* the rows an action names, privilege checks */
 
 #endif							/* PERICLES_RGPD_H */

@@ -54,6 +54,29 @@ not_one_expression(const char *table)
 }
 
 /*
+ * An error of PostgreSQL's parser (syntax, unknown column, type mismatch)
+ * said again with the table named.  Called in PG_CATCH() only around the
+ * parser's own calls, so that the refusals of parse_predicate() (which
+ * already name the table) are never renamed.  The error is always
+ * re-thrown, so the transaction's cleanup releases what the parser held.
+ */
+static void
+parser_error_named(MemoryContext ctx, const char *table)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(ctx);
+	edata = CopyErrorData();
+	FlushErrorState();
+	ereport(ERROR,
+			(errcode(edata->sqlerrcode),
+			 errmsg("invalid predicate on table %s: %s", table, edata->message),
+			 edata->detail ? errdetail("%s", edata->detail) : 0,
+			 errhint("A predicate is a boolean expression over the columns of table %s.",
+					 table)));
+}
+
+/*
  * The predicate is parsed as the only target of "SELECT (predicate) FROM
  * table"; anything that makes the statement more than that (a second
  * target, another FROM item, a WHERE, a UNION, a second statement) is
@@ -62,15 +85,24 @@ not_one_expression(const char *table)
 static Node *
 parse_predicate(const char *predicate, const char *table)
 {
+	MemoryContext ctx = CurrentMemoryContext;
 	char	   *sql;
-	List	   *raw;
+	List	   *raw = NIL;
 	RawStmt    *rawstmt;
 	SelectStmt *select;
-	Query	   *query;
+	Query	   *query = NULL;
 	TargetEntry *te;
 
 	sql = psprintf("SELECT (%s) FROM %s", predicate, table);
-	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	PG_TRY();
+	{
+		raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	}
+	PG_CATCH();
+	{
+		parser_error_named(ctx, table);
+	}
+	PG_END_TRY();
 	if (list_length(raw) != 1)
 		not_one_expression(table);
 	rawstmt = linitial_node(RawStmt, raw);
@@ -86,7 +118,15 @@ parse_predicate(const char *predicate, const char *table)
 		!IsA(linitial(select->fromClause), RangeVar))
 		not_one_expression(table);
 
-	query = parse_analyze_fixedparams(rawstmt, sql, NULL, 0, NULL);
+	PG_TRY();
+	{
+		query = parse_analyze_fixedparams(rawstmt, sql, NULL, 0, NULL);
+	}
+	PG_CATCH();
+	{
+		parser_error_named(ctx, table);
+	}
+	PG_END_TRY();
 	te = linitial_node(TargetEntry, query->targetList);
 
 	if (exprType((Node *) te->expr) != BOOLOID)
@@ -110,42 +150,6 @@ parse_predicate(const char *predicate, const char *table)
 				 errmsg("predicate on table %s must not call volatile functions", table),
 				 errdetail("The same row must always give the same answer.")));
 	return (Node *) te->expr;
-}
-
-/*
- * parse_predicate(), with the errors of PostgreSQL's parser (syntax, unknown
- * column, type mismatch) said again with the table named.  The error is
- * always re-thrown, so the transaction's cleanup releases what the parser
- * held.
- */
-static Node *
-parse_predicate_named(const char *predicate, const char *table)
-{
-	MemoryContext ctx = CurrentMemoryContext;
-	Node	   *expr = NULL;
-
-	PG_TRY();
-	{
-		expr = parse_predicate(predicate, table);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(ctx);
-		edata = CopyErrorData();
-		if (strncmp(edata->message, "predicate on table", 18) == 0)
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(edata->sqlerrcode),
-				 errmsg("invalid predicate on table %s: %s", table, edata->message),
-				 edata->detail ? errdetail("%s", edata->detail) : 0,
-				 errhint("A predicate is a boolean expression over the columns of table %s.",
-						 table)));
-	}
-	PG_END_TRY();
-	return expr;
 }
 
 /*
@@ -186,7 +190,7 @@ rgpd_normalize_predicate(PG_FUNCTION_ARGS)
 	 * only pg_catalog visible, so that every other name comes out
 	 * schema-qualified.
 	 */
-	expr = parse_predicate_named(predicate, table);
+	expr = parse_predicate(predicate, table);
 	nest = rgpd_pin_search_path();
 	result = deparse_expression(expr, deparse_context_for(relname, relid),
 								false, false);

@@ -45,7 +45,9 @@
 #include "utils/date.h"
 #include "utils/lsyscache.h"
 
+#include "journal.h"
 #include "pericles_rgpd.h"
+#include "subject_rows.h"
 
 PG_FUNCTION_INFO_V1(rgpd_set_retention);
 PG_FUNCTION_INFO_V1(rgpd_unset_retention);
@@ -291,7 +293,7 @@ record_retained(RgpdSubject *sub, Oid link, int64 *ids, int n, bool journal)
 		details[r] = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
-	rgpd_journal("retain", sub->relid, outids, nout, details, NULL);
+	rgpd_journal_rows("retain", sub->relid, outids, nout, details, NULL);
 	return kept;
 }
 
@@ -603,13 +605,24 @@ run_link(void *arg)
 		run->purged = purge_link(run->rule, run->day);
 	snprintf(day, sizeof(day), "%s", rgpd_iso_date(run->day));
 	if (run->expired > 0)
-		rgpd_journal("retention_expired", run->rule->link, NULL, 0, NULL,
-					 rgpd_jsonb_object(2, "as_of", day, "rows",
-									   psprintf(INT64_FORMAT, run->expired)));
+	{
+		RgpdJson	js;
+
+		rgpd_json_begin(&js);
+		rgpd_json_text(&js, "as_of", day);
+		rgpd_json_int(&js, "rows", run->expired);
+		rgpd_journal_table("retention_expired", run->rule->link, rgpd_json_end(&js));
+	}
 	if (run->purged > 0)
-		rgpd_journal("purge", run->rule->link, NULL, 0, NULL,
-					 rgpd_jsonb_object(3, "as_of", day, "rows", psprintf(INT64_FORMAT, run->purged),
-									   "purge", run->rule->purge));
+	{
+		RgpdJson	js;
+
+		rgpd_json_begin(&js);
+		rgpd_json_text(&js, "as_of", day);
+		rgpd_json_int(&js, "rows", run->purged);
+		rgpd_json_text(&js, "purge", run->rule->purge);
+		rgpd_journal_table("purge", run->rule->link, rgpd_json_end(&js));
+	}
 }
 
 static void
@@ -654,9 +667,7 @@ rgpd_retention_sweep(DateADT as_of, bool dry_run, Oid only, ReturnSetInfo *rsinf
 		rgpd_retention_clock_reset();
 		if (err != NULL)
 		{
-			rgpd_journal("sweep_skipped", run.rule->link, NULL, 0, NULL,
-						 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
-										   "message", err->message));
+			rgpd_journal_table("sweep_skipped", run.rule->link, rgpd_error_journal_detail(err));
 			continue;
 		}
 		if (run.rule->has_keep)

@@ -33,6 +33,8 @@
 
 #include "pericles_rgpd.h"
 
+PG_FUNCTION_INFO_V1(rgpd_is_manager_sql);
+
 /*
  * Does the current user hold the personal-data manager right?
  */
@@ -69,8 +71,6 @@ rgpd_roles_init(void)
 	CacheRegisterSyscacheCallback(AUTHOID, manager_cache_reset, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, manager_cache_reset, (Datum) 0);
 }
-
-PG_FUNCTION_INFO_V1(rgpd_is_manager_sql);
 
 /* rgpd.is_manager() */
 Datum

@@ -17,6 +17,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_class.h"
@@ -358,7 +359,7 @@ read_config(SubjectEntry *entry)
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(sub->relid));
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", sub->relid);
+		elog(ERROR, "pericles_rgpd: cache lookup failed for relation %u", sub->relid);
 	classform = (Form_pg_class) GETSTRUCT(tup);
 	sub->owner = classform->relowner;
 	sub->relname = quote_qualified_identifier(get_namespace_name(classform->relnamespace),
@@ -427,7 +428,7 @@ rgpd_subject(Oid relid, bool missing_ok)
 		return NULL;
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("table %s is not registered with pericles_rgpd",
+			 errmsg("table %s is not registered as a subject",
 					rgpd_relname(relid)),
 			 errhint("Register it with rgpd.register_subject().")));
 	return NULL;				/* keep compiler quiet */
@@ -496,9 +497,8 @@ rgpd_invalidate(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 
 	if (!pg_class_ownercheck(relid, GetUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of table %s", rgpd_relname(relid))));
+		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(relid)),
+					   get_rel_name(relid));
 	CacheInvalidateRelcacheByRelid(relid);
 	PG_RETURN_VOID();
 }

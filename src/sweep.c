@@ -60,7 +60,6 @@ rgpd_archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
 	Datum		values[2];
 	int64	   *done;
 	int			ndone;
-	StringInfoData detail;
 
 	if (n == 0)
 		return 0;
@@ -73,10 +72,10 @@ rgpd_archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
 
 	rgpd_mark_links(sub, done, ndone, true);
 	rgpd_archive_link_values(sub, done, ndone);
-	initStringInfo(&detail);
-	appendStringInfo(&detail, "{\"reason\": \"sweep\", \"as_of\": \"%s\"}",
-					 DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(as_of))));
-	rgpd_journal("archive", sub->relid, done, ndone, NULL, rgpd_jsonb(detail.data));
+	rgpd_journal_rows("archive", sub->relid, done, ndone, NULL,
+					  rgpd_jsonb_object(2, "reason", "sweep", "as_of",
+										DatumGetCString(DirectFunctionCall1(date_out,
+																			DateADTGetDatum(as_of)))));
 	return ndone;
 }
 
@@ -136,7 +135,7 @@ sweep_table(void *arg)
 		{
 			rgpd_retention_clock(t->as_of); /* keep reckoned from as_of */
 			t->anonymised = rgpd_anonymise_ids(sub->relid, ids, n, "anonymise", "sweep",
-											   false, true);
+											   RGPD_ANONYMISE_SWEEP);
 			rgpd_retention_clock_reset();
 		}
 	}
@@ -177,7 +176,7 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 				purged = 0,
 				skipped = 0;
 	int			nest;
-	StringInfoData detail;
+	RgpdJson	detail;
 
 	rgpd_require_manager("run the sweep");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -213,7 +212,7 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 		{
 			/* a table that fails stops nobody else's sweep; it is journaled */
 			skipped++;
-			rgpd_journal("sweep_skipped", t.relid, NULL, 0, NULL,
+			rgpd_journal_table("sweep_skipped", t.relid,
 						 rgpd_error_journal_detail(err));
 			continue;
 		}
@@ -232,15 +231,15 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 	if (!dry_run)
 	{
 		purged = rgpd_purge_exports();
-		initStringInfo(&detail);
-		appendStringInfo(&detail,
-						 "{\"as_of\": \"%s\", \"archived\": " INT64_FORMAT
-						 ", \"anonymised\": " INT64_FORMAT ", \"exports_purged\": " INT64_FORMAT
-						 ", \"tables_skipped\": " INT64_FORMAT ", \"auto_anonymise\": %s}",
-						 DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(as_of))),
-						 archived, anonymised, purged, skipped,
-						 rgpd_auto_anonymise ? "true" : "false");
-		rgpd_journal("sweep", InvalidOid, NULL, 0, NULL, rgpd_jsonb(detail.data));
+		rgpd_json_begin(&detail);
+		rgpd_json_text(&detail, "as_of",
+					   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(as_of))));
+		rgpd_json_int(&detail, "archived", archived);
+		rgpd_json_int(&detail, "anonymised", anonymised);
+		rgpd_json_int(&detail, "exports_purged", purged);
+		rgpd_json_int(&detail, "tables_skipped", skipped);
+		rgpd_json_bool(&detail, "auto_anonymise", rgpd_auto_anonymise);
+		rgpd_journal_table("sweep", InvalidOid, rgpd_json_end(&detail));
 	}
 
 	rgpd_unpin_search_path(nest);

@@ -8,7 +8,7 @@ BEGIN;
 CREATE EXTENSION pericles_rgpd;
 SET client_min_messages = warning;
 SELECT setseed(0.42);
-SELECT plan(10);
+SELECT plan(9);
 
 CREATE SCHEMA rw;
 CREATE TABLE rw.clients (id integer PRIMARY KEY, created timestamp);
@@ -19,12 +19,11 @@ CREATE TABLE rw.signatures (id serial PRIMARY KEY, seller_id integer, buyer_id i
 CREATE TABLE rw.appointments (id serial PRIMARY KEY, client_id integer, starts_at timestamptz);
 INSERT INTO rw.clients SELECT g, timestamp '2012-01-01' + g * interval '1 day' FROM generate_series(1, 300) g;
 
-SELECT lives_ok($$
-    SELECT rgpd.register_subject('rw.clients', created_column => 'created', time_zone => 'Europe/Paris');
-    SELECT rgpd.register_link('rw.offers', 'rw.clients', '{client1_id,client2_id,agent_id}', '{created,mandate_end}');
-    SELECT rgpd.register_link('rw.signatures', 'rw.clients', '{seller_id,buyer_id}', '{compromis_date,deed_date}');
-    SELECT rgpd.register_link('rw.appointments', 'rw.clients', '{client_id}', '{starts_at}');
-$$, 'the subject and three links register');
+-- set-up (not an assertion): the subject and three links register
+SELECT rgpd.register_subject('rw.clients', created_column => 'created', time_zone => 'Europe/Paris');
+SELECT rgpd.register_link('rw.offers', 'rw.clients', '{client1_id,client2_id,agent_id}', '{created,mandate_end}');
+SELECT rgpd.register_link('rw.signatures', 'rw.clients', '{seller_id,buyer_id}', '{compromis_date,deed_date}');
+SELECT rgpd.register_link('rw.appointments', 'rw.clients', '{client_id}', '{starts_at}');
 
 -- a random subject (sometimes none), a random date
 CREATE FUNCTION rw.who() RETURNS integer LANGUAGE sql AS

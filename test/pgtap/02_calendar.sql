@@ -6,7 +6,7 @@
 BEGIN;
 CREATE EXTENSION pericles_rgpd;
 SET client_min_messages = warning;
-SELECT plan(10);
+SELECT plan(9);
 
 CREATE SCHEMA cal;
 CREATE TABLE cal.clients (id integer PRIMARY KEY, kind text NOT NULL, created date NOT NULL);
@@ -26,12 +26,11 @@ INSERT INTO cal.offers (client_id, transaction, created)
 SELECT g, CASE WHEN g % 17 = 0 THEN 'rental' ELSE 'sale' END, date '2015-01-31' + g * 13
   FROM generate_series(1, 400, 3) AS g;
 
-SELECT lives_ok($$
-    SELECT rgpd.register_subject('cal.clients', created_column => 'created');
-    SELECT rgpd.register_link('cal.offers', 'cal.clients', '{client_id}', '{created}',
-                              excludes_when => 'transaction = ''rental''');
-    SELECT rgpd.set_policy('cal.clients', '2 years', '4 years', 'kind = ''prospect''', 'prospects');
-$$, 'subjects, links and two policies register');
+-- set-up (not an assertion): subjects, links and two policies register
+SELECT rgpd.register_subject('cal.clients', created_column => 'created');
+SELECT rgpd.register_link('cal.offers', 'cal.clients', '{client_id}', '{created}',
+                          excludes_when => 'transaction = ''rental''');
+SELECT rgpd.set_policy('cal.clients', '2 years', '4 years', 'kind = ''prospect''', 'prospects');
 -- some archived, some anonymised
 SELECT is(rgpd.archive('cal.clients', ARRAY(SELECT g::bigint FROM generate_series(3, 400, 10) g)),
           40::bigint, '40 subjects archived');

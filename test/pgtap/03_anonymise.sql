@@ -6,7 +6,7 @@
 BEGIN;
 CREATE EXTENSION pericles_rgpd;
 SET client_min_messages = warning;
-SELECT plan(25);
+SELECT plan(24);
 
 CREATE SCHEMA an;
 CREATE TABLE an.clients (
@@ -42,17 +42,16 @@ SELECT 1 + g % 4000, 'name' || (1 + g % 4000), '06 ' || (1 + g % 4000),
   FROM generate_series(1, 12000) AS g;
 INSERT INTO an.attachments (client_id, body) SELECT 1 + g % 4000, '\x00' FROM generate_series(1, 4000) AS g;
 
-SELECT lives_ok($$
-    SELECT rgpd.set_erasure('an.clients', 'aliases', 'empty');
-    SELECT rgpd.set_erasure('an.clients', 'prefs', 'empty');
-    SELECT rgpd.register_subject('an.clients', created_column => 'created',
-        personal_columns => '{name,email,login,phone,aliases,prefs,notes}');
-    SELECT rgpd.register_link('an.offers', 'an.clients', '{client1_id,client2_id,agent_id}', '{created}',
-        '{"client1_id": ["client1_name", "client1_phone"], "client2_id": ["client2_name", "client2_phone"],
-          "agent_id": ["agent_name"]}');
-    SELECT rgpd.register_link('an.attachments', 'an.clients', '{client_id}', '{}');
-    SELECT rgpd.set_erasure('an.attachments', 'client_id', 'delete_row');
-$$, 'registered, with a method per column');
+-- set-up (not an assertion): registered, with a method per column
+SELECT rgpd.set_erasure('an.clients', 'aliases', 'empty');
+SELECT rgpd.set_erasure('an.clients', 'prefs', 'empty');
+SELECT rgpd.register_subject('an.clients', created_column => 'created',
+    personal_columns => '{name,email,login,phone,aliases,prefs,notes}');
+SELECT rgpd.register_link('an.offers', 'an.clients', '{client1_id,client2_id,agent_id}', '{created}',
+    '{"client1_id": ["client1_name", "client1_phone"], "client2_id": ["client2_name", "client2_phone"],
+      "agent_id": ["agent_name"]}');
+SELECT rgpd.register_link('an.attachments', 'an.clients', '{client_id}', '{}');
+SELECT rgpd.set_erasure('an.attachments', 'client_id', 'delete_row');
 SELECT is((SELECT string_agg(c || ':' || rgpd.erasure_method('an.clients', c), ' ' ORDER BY o)
              FROM unnest('{name,email,login,phone,aliases,prefs,notes}'::text[]) WITH ORDINALITY AS u(c, o)),
           'name:mask email:pseudonym login:pseudonym phone:null aliases:empty prefs:empty notes:mask',

@@ -7,7 +7,7 @@ BEGIN;
 CREATE EXTENSION pericles_rgpd;
 SET client_min_messages = warning;
 SELECT setseed(0.1234);
-SELECT plan(12);
+SELECT plan(11);
 
 CREATE SCHEMA co;
 CREATE TABLE co.clients (id integer PRIMARY KEY, email text, mobile varchar(20), created date NOT NULL);
@@ -15,9 +15,9 @@ INSERT INTO co.clients
 SELECT g, CASE WHEN g % 11 = 0 THEN NULL WHEN g % 13 = 0 THEN '' ELSE 'c' || g || '@example.fr' END,
        CASE WHEN g % 7 = 0 THEN NULL ELSE '06' || lpad(g::text, 8, '0') END, date '2024-01-01'
   FROM generate_series(1, 3000) AS g;
-SELECT lives_ok($$SELECT rgpd.register_subject('co.clients', created_column => 'created',
-                   personal_columns => '{email,mobile}', email_column => 'email', mobile_column => 'mobile')$$,
-                'subject registered with its e-mail and mobile columns');
+-- set-up (not an assertion): subject registered with its e-mail and mobile columns
+SELECT rgpd.register_subject('co.clients', created_column => 'created',
+    personal_columns => '{email,mobile}', email_column => 'email', mobile_column => 'mobile');
 SELECT ok(rgpd.create_campaign('co news', 'mail') > 0 AND rgpd.create_campaign('co sms', 'sms') > 0
           AND rgpd.create_campaign('co bills', 'mail', mandatory => true) > 0, 'three campaigns');
 

@@ -8,7 +8,7 @@
 BEGIN;
 CREATE EXTENSION pericles_rgpd;
 SET client_min_messages = warning;
-SELECT plan(10);
+SELECT plan(9);
 
 CREATE SCHEMA fc;
 CREATE TABLE fc.clients (id integer PRIMARY KEY, kind text NOT NULL, negotiator text,
@@ -31,12 +31,11 @@ INSERT INTO fc.offers (client_id, transaction, created)
 SELECT g, CASE WHEN g % 13 = 0 THEN 'rental' ELSE 'sale' END, current_date - 365 * 5 + g
   FROM generate_series(1, 1500, 7) AS g;
 
-SELECT lives_ok($$
-    SELECT rgpd.register_subject('fc.clients', created_column => 'created', negotiator_column => 'negotiator');
-    SELECT rgpd.register_link('fc.offers', 'fc.clients', '{client_id}', '{created}',
-                              excludes_when => 'transaction = ''rental''');
-    SELECT rgpd.set_policy('fc.clients', '2 years', '4 years', 'kind = ''prospect''', 'prospects');
-$$, 'subject, link and two policies register');
+-- set-up (not an assertion): subject, link and two policies register
+SELECT rgpd.register_subject('fc.clients', created_column => 'created', negotiator_column => 'negotiator');
+SELECT rgpd.register_link('fc.offers', 'fc.clients', '{client_id}', '{created}',
+                          excludes_when => 'transaction = ''rental''');
+SELECT rgpd.set_policy('fc.clients', '2 years', '4 years', 'kind = ''prospect''', 'prospects');
 SELECT is(rgpd.archive('fc.clients', ARRAY(SELECT g::bigint FROM generate_series(3, 1500, 10) g)),
           150::bigint, '150 subjects archived');
 SELECT is(rgpd.anonymise('fc.clients', ARRAY(SELECT g::bigint FROM generate_series(7, 1500, 20) g)),

@@ -265,7 +265,7 @@ CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON rgpd.erasures
     FOR EACH ROW EXECUTE FUNCTION rgpd._validate_config();
 
 -- DROP EXTENSION pericles_rgpd while tables are registered would leave
--- their archived rows readable by everyone: refused (src/registration.c).
+-- their archived rows readable by everyone: refused (src/drop_guard.c).
 CREATE FUNCTION rgpd._guard_drop_extension() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'rgpd_guard_drop_extension' LANGUAGE C;
 REVOKE ALL ON FUNCTION rgpd._guard_drop_extension() FROM PUBLIC;

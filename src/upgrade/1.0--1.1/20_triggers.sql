@@ -63,6 +63,10 @@ BEGIN
     RETURN CASE WHEN cardinality(a) > 0 THEN a END;
 END
 $$;
+-- the trigger functions call these as whoever writes the table, and
+-- registration as the owner registering it
+REVOKE ALL ON FUNCTION rgpd._link_trigger_args(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._link_trigger_args(regclass) TO PUBLIC;
 COMMENT ON FUNCTION rgpd._link_trigger_args(regclass) IS
     'Arguments of the triggers registration installs on a link table (NULL: not a registered link)';
 
@@ -81,6 +85,8 @@ AS $$
       FROM rgpd.subjects AS s
      WHERE s.subject = $1
 $$;
+REVOKE ALL ON FUNCTION rgpd._subject_trigger_args(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._subject_trigger_args(regclass) TO PUBLIC;
 COMMENT ON FUNCTION rgpd._subject_trigger_args(regclass) IS
     'Arguments of the triggers registration installs on a subject table (NULL: not a registered subject)';
 
@@ -159,11 +165,6 @@ BEGIN
     PERFORM rgpd._invalidate(p_subject);
 END
 $$;
-
--- the trigger functions call these as whoever writes the table, and
--- registration as the owner registering it
-REVOKE ALL ON FUNCTION rgpd._link_trigger_args(regclass), rgpd._subject_trigger_args(regclass) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rgpd._link_trigger_args(regclass), rgpd._subject_trigger_args(regclass) TO PUBLIC;
 
 -- Triggers created by 1.0 carry the old argument format: re-create the
 -- triggers of every registered subject table and of its links.

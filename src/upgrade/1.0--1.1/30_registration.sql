@@ -80,6 +80,9 @@ BEGIN
     END IF;
 END
 $$;
+-- registration helpers run with the caller's rights
+REVOKE ALL ON FUNCTION rgpd._require_registrable(regclass, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._require_registrable(regclass, text) TO PUBLIC;
 -- 1.1: a NULL among the personal columns is reported as such.
 CREATE OR REPLACE FUNCTION rgpd._check_personal(tbl regclass, cols name[], forbidden name[], what text) RETURNS void
 LANGUAGE plpgsql
@@ -113,7 +116,6 @@ BEGIN
 END
 $$;
 
-
 -- Put the restricted archive on every partition of a partitioned subject
 -- table, at any depth, and keep FORCE ROW LEVEL SECURITY as on the table.
 -- Idempotent, and each step is checked just before it is taken: the event
@@ -141,9 +143,7 @@ BEGIN
        OR rgpd._column_type(p_subject, 'rgpd_status') IS NULL THEN
         RETURN;
     END IF;
-    DELETE FROM rgpd.partitions AS x
-     WHERE x.subject = p_subject
-       AND x.partition NOT IN (SELECT t.relid FROM pg_partition_tree(p_subject) AS t);
+    PERFORM rgpd._delete_config('left_partitions', p_subject);
 
     FOR p IN SELECT CAST(t.relid AS regclass) AS rel, c.relkind, c.relrowsecurity, c.relforcerowsecurity
                FROM pg_partition_tree(p_subject) AS t JOIN pg_class AS c ON c.oid = t.relid
@@ -193,6 +193,8 @@ BEGIN
     END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._protect_partitions(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._protect_partitions(regclass) TO PUBLIC;
 COMMENT ON FUNCTION rgpd._protect_partitions(regclass) IS
     'Puts the restricted archive on every partition of a partitioned subject table';
 
@@ -222,9 +224,11 @@ BEGIN
             EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', r.partition);
         END IF;
     END LOOP;
-    DELETE FROM rgpd.partitions AS x WHERE x.subject = p_subject;
+    PERFORM rgpd._delete_config('partitions', p_subject);
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._unprotect_partitions(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._unprotect_partitions(regclass) TO PUBLIC;
 
 -- Partitions created (CREATE TABLE … PARTITION OF) or attached (ALTER TABLE
 -- … ATTACH PARTITION) under a registered subject table get the restricted
@@ -248,6 +252,7 @@ BEGIN
     END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._protect_new_partitions() FROM PUBLIC;
 CREATE EVENT TRIGGER rgpd_protect_partitions ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE FOREIGN TABLE', 'CREATE SCHEMA')
     EXECUTE FUNCTION rgpd._protect_new_partitions();
@@ -558,7 +563,7 @@ BEGIN
         -- values held apart under the earlier registration go back first;
         -- the new one holds them again below, column by column as it says
         PERFORM rgpd._release_archived_values(p_link, p_subject);
-        DELETE FROM rgpd.links AS x WHERE x.link = p_link AND x.subject = p_subject;
+        PERFORM rgpd._delete_config('link', p_link, p_subject);
     END IF;
 
     IF archive_with_subject AND rgpd._column_type(p_link, 'rgpd_archived') IS NULL THEN
@@ -641,9 +646,7 @@ BEGIN
     -- 1.1: the configuration goes before the DDL below, so that the event
     -- trigger rgpd_protect_partitions leaves the partitions alone; then the
     -- partitions lose what registration put on them
-    DELETE FROM rgpd.policies AS p WHERE p.subject = s.subject;
-    DELETE FROM rgpd.erasures AS e WHERE e.tbl = s.subject;
-    DELETE FROM rgpd.subjects AS x WHERE x.subject = s.subject;
+    PERFORM rgpd._delete_config('subject', s.subject);
     PERFORM rgpd._unprotect_partitions(s.subject);
 
     PERFORM rgpd._drop_own(s.subject, 'trigger', 'rgpd_subject_guard');
@@ -685,6 +688,8 @@ BEGIN
     END IF;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._check_period(text, text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._check_period(text, text, interval) TO PUBLIC;
 
 -- 1.1: bounded periods.
 CREATE OR REPLACE FUNCTION rgpd.set_policy(subject regclass,
@@ -744,7 +749,6 @@ BEGIN
 END
 $$;
 
-
 -- A 1.0 install: registrations of tables that no longer exist (temporary
 -- tables, which go with their session without any event trigger firing)
 -- go, as rgpd._forget_dropped() would have removed them; partitioned
@@ -761,10 +765,3 @@ DELETE FROM rgpd.subjects AS x
 SELECT rgpd._protect_partitions(s.subject)
   FROM rgpd.subjects AS s JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) s.subject
  WHERE c.relkind OPERATOR(pg_catalog.=) 'p';
-
--- registration helpers run with the caller's rights
-REVOKE ALL ON FUNCTION rgpd._require_registrable(regclass, text), rgpd._check_period(text, text, interval),
-    rgpd._protect_partitions(regclass), rgpd._unprotect_partitions(regclass),
-    rgpd._protect_new_partitions() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rgpd._require_registrable(regclass, text), rgpd._check_period(text, text, interval),
-    rgpd._protect_partitions(regclass), rgpd._unprotect_partitions(regclass) TO PUBLIC;

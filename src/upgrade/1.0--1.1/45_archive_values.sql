@@ -190,9 +190,8 @@ BEGIN
     END IF;
     -- 1.1: values held apart for archived people go back on the rows
     PERFORM rgpd._release_archived_values(l.link, l.subject);
-    DELETE FROM rgpd.links AS x WHERE x.link = l.link AND x.subject = l.subject;
-    DELETE FROM rgpd.erasures AS e WHERE e.tbl = l.link
-       AND NOT EXISTS (SELECT 1 FROM rgpd.links AS x WHERE x.link = l.link);
+    PERFORM rgpd._delete_config('link', l.link, l.subject);
+    PERFORM rgpd._delete_config('unused_erasures', l.link);
     PERFORM rgpd._sync_link(l.link);
     PERFORM rgpd._sync(l.subject);
 

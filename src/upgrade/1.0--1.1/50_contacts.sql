@@ -39,7 +39,7 @@ DECLARE
 BEGIN
     SELECT * INTO s FROM rgpd.subjects AS x WHERE x.subject = p_subject;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not registered with pericles_rgpd', p_subject
+        RAISE EXCEPTION 'table % is not registered as a subject', p_subject
             USING ERRCODE = 'undefined_object', HINT = 'Register it with rgpd.register_subject().';
     END IF;
     k := quote_ident(s.key_column);

@@ -33,6 +33,8 @@ AS $$
       FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
      WHERE c.oid = tbl
 $$;
+REVOKE ALL ON FUNCTION rgpd._qualified_name(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._qualified_name(regclass) TO rgpd_manager;
 
 -- The erasure methods anonymisation applies for a subject table:
 -- {"table": {"column": "method", …}, …} over the subject's personal
@@ -59,6 +61,8 @@ AS $$
              GROUP BY x.tbl) AS t
      WHERE t.tbl IS NOT NULL
 $$;
+REVOKE ALL ON FUNCTION rgpd._erasure_methods(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._erasure_methods(regclass) TO rgpd_manager;
 
 -- rgpd.erasure_log(since): the erasures journaled since a time, for
 -- managers.  Journal lines: 'anonymise' (reason 'manual' or 'sweep'),
@@ -126,6 +130,8 @@ BEGIN
         'erasures', entries);
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd.erasure_log(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd.erasure_log(timestamptz) TO rgpd_manager;
 COMMENT ON FUNCTION rgpd.erasure_log(timestamptz) IS
     'Every anonymise and forget since a time, identifiers and methods only: the document kept off-site, replayed after a restore (managers)';
 
@@ -246,6 +252,7 @@ BEGIN
     END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._erasure_log_entries(jsonb) FROM PUBLIC;
 
 -- rgpd.replay_erasures(log): managers, in a restored copy.
 CREATE FUNCTION rgpd.replay_erasures(log jsonb) RETURNS bigint
@@ -271,9 +278,7 @@ $$;
 COMMENT ON FUNCTION rgpd.replay_erasures(text) IS
     'rgpd.replay_erasures() called with an untyped literal: an erasure log if it is a JSON object, else a time';
 
-REVOKE ALL ON FUNCTION rgpd._qualified_name(regclass), rgpd._erasure_methods(regclass),
-    rgpd.erasure_log(timestamptz), rgpd._erasure_log_entries(jsonb),
-    rgpd.replay_erasures(jsonb), rgpd.replay_erasures(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rgpd._qualified_name(regclass), rgpd._erasure_methods(regclass),
-    rgpd.erasure_log(timestamptz), rgpd.replay_erasures(jsonb), rgpd.replay_erasures(text)
-    TO rgpd_manager;
+REVOKE ALL ON FUNCTION rgpd.replay_erasures(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rgpd.replay_erasures(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd.replay_erasures(jsonb) TO rgpd_manager;
+GRANT EXECUTE ON FUNCTION rgpd.replay_erasures(text) TO rgpd_manager;

@@ -40,6 +40,8 @@ AS $$
         SELECT CAST(t.relid AS regclass), t.level FROM pg_partition_tree(tbl) AS t) AS x
      ORDER BY x.level, CAST(x.rel AS oid)
 $$;
+REVOKE ALL ON FUNCTION rgpd._tree(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._tree(regclass) TO PUBLIC;
 
 -- pg_trigger.tgargs of a trigger created with these arguments.
 CREATE FUNCTION rgpd._tgargs(args text[]) RETURNS bytea
@@ -51,6 +53,8 @@ AS $$
                     CAST('' AS bytea))
       FROM unnest(args) WITH ORDINALITY AS u(a, o)
 $$;
+REVOKE ALL ON FUNCTION rgpd._tgargs(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._tgargs(text[]) TO PUBLIC;
 
 -- Does the table carry exactly the link triggers registration installs,
 -- with these arguments?  (The trigger function checks the rest when it
@@ -68,6 +72,8 @@ AS $$
                ('rgpd_link_delete', 8), ('rgpd_link_truncate', 32))
        AND t.tgqual IS NULL AND t.tgargs = rgpd._tgargs(args)
 $$;
+REVOKE ALL ON FUNCTION rgpd._has_link_triggers(regclass, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._has_link_triggers(regclass, text[]) TO PUBLIC;
 
 -- (Re)create the triggers of a link table from every registration of it.
 -- 1.1 (partitions): from 20_triggers.sql; every partition of the table, at
@@ -154,6 +160,8 @@ BEGIN
     END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._sync_subject_members(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._sync_subject_members(regclass) TO PUBLIC;
 
 -- (Re)create the triggers of a subject table, of its partitions and of all
 -- its links.  1.1 (partitions): from 20_triggers.sql, with the partitions.
@@ -283,9 +291,7 @@ BEGIN
     -- 1.1: the configuration goes before the DDL below, so that the event
     -- trigger rgpd_protect_partitions leaves the partitions alone; then the
     -- partitions lose what registration put on them
-    DELETE FROM rgpd.policies AS p WHERE p.subject = s.subject;
-    DELETE FROM rgpd.erasures AS e WHERE e.tbl = s.subject;
-    DELETE FROM rgpd.subjects AS x WHERE x.subject = s.subject;
+    PERFORM rgpd._delete_config('subject', s.subject);
     PERFORM rgpd._unprotect_partitions(s.subject);
     -- 1.1 (partitions): the statement trigger on each partition goes too
     PERFORM rgpd._sync_subject_members(s.subject);
@@ -316,6 +322,7 @@ $$;
 -- (src/partitions.c).  Runs as the role that issued the command.
 CREATE FUNCTION rgpd._follow_partitions() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'rgpd_follow_partitions' LANGUAGE C;
+REVOKE ALL ON FUNCTION rgpd._follow_partitions() FROM PUBLIC;
 COMMENT ON FUNCTION rgpd._follow_partitions() IS
     'Puts the engine''s triggers on partitions created or attached under a registered table and records the rows they bring; records the rows a detached partition takes away';
 CREATE EVENT TRIGGER rgpd_follow_partitions ON ddl_command_end
@@ -333,11 +340,7 @@ CREATE EVENT TRIGGER rgpd_partitions_dropped ON sql_drop
     EXECUTE FUNCTION rgpd._partitions_dropped();
 
 -- registration helpers run with the caller's rights
-REVOKE ALL ON FUNCTION rgpd._tree(regclass), rgpd._tgargs(text[]),
-    rgpd._has_link_triggers(regclass, text[]), rgpd._sync_subject_members(regclass),
-    rgpd._follow_partitions(), rgpd._partitions_dropped() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rgpd._tree(regclass), rgpd._tgargs(text[]),
-    rgpd._has_link_triggers(regclass, text[]), rgpd._sync_subject_members(regclass) TO PUBLIC;
+REVOKE ALL ON FUNCTION rgpd._partitions_dropped() FROM PUBLIC;
 
 -- A 1.0 install: registered partitioned tables, and subjects with a
 -- partitioned link, get the triggers on every partition, and are

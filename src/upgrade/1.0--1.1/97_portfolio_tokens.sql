@@ -53,11 +53,18 @@ GRANT SELECT ON rgpd.optin_tokens_used TO rgpd_manager;
 CREATE FUNCTION rgpd.optin_token(subject regclass, id bigint, valid_for interval DEFAULT '60 days')
     RETURNS text
     AS 'MODULE_PATHNAME', 'rgpd_optin_token' LANGUAGE C VOLATILE;
+-- issuing tokens: managers, and the role a superuser grants it to (the
+-- mailing job); using one (rgpd.optin(token, origin)): anybody (the token
+-- is the proof)
+REVOKE ALL ON FUNCTION rgpd.optin_token(regclass, bigint, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd.optin_token(regclass, bigint, interval) TO rgpd_manager;
 COMMENT ON FUNCTION rgpd.optin_token(regclass, bigint, interval) IS
     'A signed token for the link of a re-consent e-mail: whoever holds it records one opt-in of that row before it expires';
 
 CREATE FUNCTION rgpd.optin(token text, origin text) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rgpd_optin_by_token' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION rgpd.optin(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd.optin(text, text) TO PUBLIC;
 COMMENT ON FUNCTION rgpd.optin(text, text) IS
     'Record the opt-in an rgpd.optin_token() token proves (no right on the table needed): once, before it expires';
 
@@ -73,12 +80,7 @@ $$;
 COMMENT ON FUNCTION rgpd.rotate_optin_secret() IS
     'Replace the secret that signs opt-in tokens: every token issued before is refused';
 
-REVOKE ALL ON FUNCTION rgpd.optin_token(regclass, bigint, interval), rgpd.optin(text, text),
-    rgpd.rotate_optin_secret() FROM PUBLIC;
--- issuing tokens: managers, and the role a superuser grants it to (the
--- mailing job); using one: anybody (the token is the proof)
-GRANT EXECUTE ON FUNCTION rgpd.optin_token(regclass, bigint, interval) TO rgpd_manager;
-GRANT EXECUTE ON FUNCTION rgpd.optin(text, text) TO PUBLIC;
+REVOKE ALL ON FUNCTION rgpd.rotate_optin_secret() FROM PUBLIC;
 
 /* ---- the negotiator of each due row ----
  *
@@ -107,7 +109,7 @@ DECLARE
 BEGIN
     SELECT * INTO s FROM rgpd.subjects AS x WHERE x.subject = p_subject;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not registered with pericles_rgpd', p_subject
+        RAISE EXCEPTION 'table % is not registered as a subject', p_subject
             USING ERRCODE = 'undefined_object', HINT = 'Register it with rgpd.register_subject().';
     END IF;
     k := quote_ident(s.key_column);
@@ -430,12 +432,16 @@ CREATE FUNCTION rgpd._due(subject regclass, action text, as_of date, negotiator 
     RETURNS TABLE (subject regclass, id bigint, last_contact date, due_on date,
                    policy text, excluded boolean, negotiator text)
     AS 'MODULE_PATHNAME', 'rgpd_due' LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION rgpd._due(regclass, text, date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._due(regclass, text, date, text) TO PUBLIC;
 COMMENT ON FUNCTION rgpd._due(regclass, text, date, text) IS
     'Rows of one subject table due for archive or anonymise by the end of the month of as_of (of one negotiator''s portfolio), as the caller may see them';
 
 CREATE FUNCTION rgpd._status_counts(subject regclass, negotiator text DEFAULT NULL,
                                     OUT archived bigint, OUT anonymised bigint)
     AS 'MODULE_PATHNAME', 'rgpd_status_counts' LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION rgpd._status_counts(regclass, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._status_counts(regclass, text) TO PUBLIC;
 
 CREATE FUNCTION rgpd.pending(action text, as_of date DEFAULT CURRENT_DATE, portfolio text DEFAULT NULL)
     RETURNS TABLE (subject regclass, id bigint, last_contact date, due_on date, policy text,
@@ -463,16 +469,20 @@ BEGIN
     END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd.pending(text, date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd.pending(text, date, text) TO PUBLIC;
 COMMENT ON FUNCTION rgpd.pending(text, date, text) IS
     'Subjects due for archive or anonymise by the end of the month of as_of, overdue included (one negotiator''s portfolio when given)';
 
 CREATE VIEW rgpd.pending_archive AS
     SELECT p.subject, p.id, p.last_contact, p.due_on, p.policy, p.negotiator
       FROM rgpd.pending('archive') AS p;
+GRANT SELECT ON rgpd.pending_archive TO PUBLIC;
 COMMENT ON VIEW rgpd.pending_archive IS 'To archive before the end of this month';
 CREATE VIEW rgpd.pending_anonymise AS
     SELECT p.subject, p.id, p.last_contact, p.due_on, p.policy, p.negotiator
       FROM rgpd.pending('anonymise') AS p;
+GRANT SELECT ON rgpd.pending_anonymise TO PUBLIC;
 COMMENT ON VIEW rgpd.pending_anonymise IS 'To anonymise before the end of this month (rows only for managers)';
 
 CREATE FUNCTION rgpd.dashboard(as_of date DEFAULT CURRENT_DATE, negotiator text DEFAULT NULL)
@@ -512,6 +522,8 @@ BEGIN
     END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd.dashboard(date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd.dashboard(date, text) TO PUBLIC;
 COMMENT ON FUNCTION rgpd.dashboard(date, text) IS
     'Home-page counts per subject table, of one negotiator''s portfolio when given (to_anonymise and archived are NULL for non-managers)';
 
@@ -547,6 +559,8 @@ REVOKE ALL ON FUNCTION rgpd._reconsent_sql(regclass) FROM PUBLIC;
 CREATE FUNCTION rgpd.reconsent_candidates(as_of date DEFAULT CURRENT_DATE)
     RETURNS TABLE (subject regclass, id bigint, email text, due_on date)
     AS 'MODULE_PATHNAME', 'rgpd_reconsent_candidates' LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION rgpd.reconsent_candidates(date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd.reconsent_candidates(date) TO PUBLIC;
 COMMENT ON FUNCTION rgpd.reconsent_candidates(date) IS
     'Whom to send the re-consent e-mail: due to be archived by the end of the month of as_of, with an e-mail address, no objection to e-mail';
 
@@ -606,10 +620,5 @@ COMMENT ON FUNCTION rgpd.forecast(integer, text) IS
 
 -- lists: checks inside (SELECT on the table; the list to anonymise and the
 -- archive for managers; the e-mail column for the re-consent candidates)
-REVOKE ALL ON FUNCTION rgpd._due(regclass, text, date, text), rgpd._status_counts(regclass, text),
-    rgpd.pending(text, date, text), rgpd.dashboard(date, text),
-    rgpd.reconsent_candidates(date), rgpd.forecast(integer, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rgpd._due(regclass, text, date, text), rgpd._status_counts(regclass, text),
-    rgpd.pending(text, date, text), rgpd.dashboard(date, text),
-    rgpd.reconsent_candidates(date), rgpd.forecast(integer, text) TO PUBLIC;
-GRANT SELECT ON rgpd.pending_archive, rgpd.pending_anonymise TO PUBLIC;
+REVOKE ALL ON FUNCTION rgpd.forecast(integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd.forecast(integer, text) TO PUBLIC;

@@ -1,7 +1,7 @@
 
 /* ------------------------------------------------------------------ *
- * 40_privileges.sql — 1.1: least privilege on the extension's tables and
- * internal functions.
+ * 40_campaigns.sql — 1.1: who reads recontact tasks, and campaigns
+ * written only through their functions (least privilege).
  *
  *  * recontact tasks are read by managers, by the owner of the subject
  *    table they are about, and by the roles that owner granted SELECT on
@@ -30,6 +30,11 @@ CREATE POLICY close_task ON rgpd.recontact_tasks FOR UPDATE
 -- Campaigns.  The checks, the write and the journal line of each action
 -- are here, run as the extension's owner by the C entry points below,
 -- which check the caller's right first and pass the caller as the actor.
+-- Managers no longer write the table (1.0's grant) nor call 1.0's
+-- helpers directly.
+REVOKE INSERT, UPDATE ON rgpd.campaigns FROM rgpd_manager;
+REVOKE ALL ON FUNCTION rgpd._journal_campaign(text, jsonb), rgpd._campaign(text) FROM rgpd_manager;
+
 CREATE FUNCTION rgpd._create_campaign(actor name, label text, channel text, mandatory boolean,
                                       display_order integer)
 RETURNS integer
@@ -66,6 +71,7 @@ BEGIN
     RETURN new_id;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._create_campaign(name, text, text, boolean, integer) FROM PUBLIC;
 
 CREATE FUNCTION rgpd._alter_campaign(actor name, label text, new_label text, channel text,
                                      mandatory boolean, state text, display_order integer)
@@ -113,6 +119,7 @@ BEGIN
         'state', state, 'display_order', display_order)));
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._alter_campaign(name, text, text, text, boolean, text, integer) FROM PUBLIC;
 
 CREATE FUNCTION rgpd._delete_campaign(actor name, label text) RETURNS void
 LANGUAGE plpgsql
@@ -130,6 +137,7 @@ BEGIN
     VALUES (actor, 'delete_campaign', jsonb_build_object('campaign', label));
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._delete_campaign(name, text) FROM PUBLIC;
 
 -- Stored text is bounded (C functions: rgpd_check_text_length()).
 CREATE FUNCTION rgpd._check_length(value text, what text) RETURNS void
@@ -145,6 +153,7 @@ BEGIN
     END IF;
 END
 $$;
+REVOKE ALL ON FUNCTION rgpd._check_length(text, text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION rgpd.create_campaign(label text, channel text, mandatory boolean DEFAULT false,
                                                 display_order integer DEFAULT NULL)
@@ -157,9 +166,3 @@ RETURNS void
     AS 'MODULE_PATHNAME', 'rgpd_alter_campaign' LANGUAGE C;
 CREATE OR REPLACE FUNCTION rgpd.delete_campaign(label text) RETURNS void
     AS 'MODULE_PATHNAME', 'rgpd_delete_campaign' LANGUAGE C;
-
-REVOKE INSERT, UPDATE ON rgpd.campaigns FROM rgpd_manager;
-REVOKE ALL ON FUNCTION rgpd._create_campaign(name, text, text, boolean, integer),
-    rgpd._alter_campaign(name, text, text, text, boolean, text, integer),
-    rgpd._delete_campaign(name, text), rgpd._check_length(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION rgpd._journal_campaign(text, jsonb), rgpd._campaign(text) FROM rgpd_manager;
