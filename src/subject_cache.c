@@ -17,6 +17,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_class.h"
@@ -62,6 +63,7 @@ typedef struct SubjectEntry
 
 static void invalidate_entry(SubjectEntry *entry);
 static bool direct_write_is_safe(RgpdSubject *sub, Relation rel);
+static Oid	index_am(Oid indexoid);
 static Oid	get_func_oid_by_name(const char *name);
 static void subject_relcache_callback(Datum arg pg_attribute_unused(), Oid relid);
 static void fill_entry(SubjectEntry *entry);
@@ -165,13 +167,61 @@ subject_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 }
 
 /*
+ * Does inserting an entry into this index run only PostgreSQL's own code?
+ * Not when the index has expressions or a predicate (functions the table
+ * owner may have written), an operator class or access method that is not
+ * built in, or a key column of a type that is not built in (a range type's
+ * subtype_diff, say, is owner code a GiST insertion calls); nor when it
+ * needs a deferred or exclusion check.
+ */
+static bool
+index_runs_no_owner_code(Relation rel, Oid indexoid)
+{
+	HeapTuple	itup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	Form_pg_index index;
+	bool		isnull;
+	Datum		d;
+	oidvector  *opclasses;
+	bool		safe;
+	int			i;
+
+	if (!HeapTupleIsValid(itup))
+		return false;
+	index = (Form_pg_index) GETSTRUCT(itup);
+	safe = index->indimmediate && !index->indisexclusion &&
+		heap_attisnull(itup, Anum_pg_index_indexprs, NULL) &&
+		heap_attisnull(itup, Anum_pg_index_indpred, NULL) &&
+		index_am(indexoid) < FirstNormalObjectId;
+	d = SysCacheGetAttr(INDEXRELID, itup, Anum_pg_index_indclass, &isnull);
+	opclasses = isnull ? NULL : (oidvector *) DatumGetPointer(d);
+	for (i = 0; safe && i < index->indnkeyatts; i++)
+	{
+		AttrNumber	att = index->indkey.values[i];
+		Oid			type;
+
+		if (att <= 0 || opclasses == NULL || opclasses->values[i] >= FirstNormalObjectId)
+		{
+			safe = false;
+			break;
+		}
+		type = getBaseType(TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid);
+		safe = type < FirstNormalObjectId || type_is_enum(type);
+	}
+	ReleaseSysCache(itup);
+	return safe;
+}
+
+/*
  * May the contact engine write last_contact with table_tuple_update()
- * rather than an UPDATE statement?  Only when that is the same thing: no
- * UPDATE trigger would fire but ours (PostgreSQL's own referential-
- * integrity triggers fire only when a key changes, and ours never does),
- * no stored generated column could depend on the columns written, no
- * CHECK constraint reads them, and no index needs a deferred or exclusion
- * check when a non-HOT update adds its entries.
+ * rather than an UPDATE statement?  Only when that is the same thing and
+ * runs no code the table owner controls, since it runs as the role that
+ * wrote the link row, outside the owner gate: no UPDATE trigger would fire
+ * but ours (PostgreSQL's own referential-integrity triggers fire only when
+ * a key changes, and ours never does), no stored generated column could
+ * depend on the columns written, no CHECK constraint reads them, and every
+ * index a non-HOT update adds an entry to runs only PostgreSQL's own code
+ * (index_runs_no_owner_code).  Otherwise the saved UPDATE runs, as the
+ * owner, through the gate.
  */
 static bool
 direct_write_is_safe(RgpdSubject *sub, Relation rel)
@@ -206,15 +256,7 @@ direct_write_is_safe(RgpdSubject *sub, Relation rel)
 	}
 	foreach(lc, RelationGetIndexList(rel))
 	{
-		HeapTuple	itup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-		bool		plain;
-
-		if (!HeapTupleIsValid(itup))
-			return false;
-		plain = ((Form_pg_index) GETSTRUCT(itup))->indimmediate &&
-			!((Form_pg_index) GETSTRUCT(itup))->indisexclusion;
-		ReleaseSysCache(itup);
-		if (!plain)
+		if (!index_runs_no_owner_code(rel, lfirst_oid(lc)))
 			return false;
 	}
 	return true;
