@@ -157,6 +157,7 @@ static HTAB *trigger_cache = NULL;
 
 static void not_registered(Trigger *trigger, Relation rel, TriggerKind kind,
 						   const char *detail) pg_attribute_noreturn();
+static void refuse_infinite_dates(TupleTableSlot *slot, LinkSubject *ls, Relation rel);
 static void missing_transition_table(TriggerData *trigdata, const char *function,
 									 const char *which) pg_attribute_noreturn();
 
@@ -1658,7 +1659,10 @@ rgpd_partition_link_rows(Oid link, Oid part, bool joined)
 			for (s = 0; s < nsubjects; s++)
 			{
 				if (joined)
+				{
+					refuse_infinite_dates(slot, &info.subjects[s], rel);
 					collect_new_row(slot, &info.subjects[s], &sets[s]);
+				}
 				else
 					collect_old_row(slot, &info.subjects[s], &sets[s]);
 			}
@@ -1693,6 +1697,50 @@ rgpd_partition_link_rows(Oid link, Oid part, bool joined)
 }
 
 /* ---- the link trigger ---- */
+
+/*
+ * A new link row dated 'infinity' would keep its subject from ever falling
+ * due, and '-infinity' is no date: refuse either (22008) when the row
+ * points at a subject.  Finite dates, future ones included, are contacts.
+ */
+static void
+refuse_infinite_dates(TupleTableSlot *slot, LinkSubject *ls, Relation rel)
+{
+	int			i;
+	int			c;
+
+	for (i = 0; i < ls->ndates; i++)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, ls->dates[i], &isnull);
+		bool		finite;
+		int64		id;
+
+		if (isnull)
+			continue;
+		if (ls->datetypes[i] == DATEOID)
+			finite = !DATE_NOT_FINITE(DatumGetDateADT(d));
+		else
+			finite = !TIMESTAMP_NOT_FINITE(DatumGetTimestamp(d));
+		if (finite)
+			continue;
+		for (c = 0; c < ls->ncolumns; c++)
+		{
+			if (!row_key(slot, &ls->columns[c], &id))
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
+					 errmsg("column \"%s\" of table %s is not a finite date for subject %lld",
+							NameStr(TupleDescAttr(RelationGetDescr(rel), ls->dates[i] - 1)->attname),
+							quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													   RelationGetRelationName(rel)),
+							(long long) id),
+					 errdetail("A contact at infinity would keep the record from ever falling due."),
+					 errhint("Store the real date of the contact, or NULL when it is not known.")));
+		}
+	}
+}
+
 
 static void
 check_trigger_protocol(FunctionCallInfo fcinfo, const char *name,
@@ -1776,7 +1824,10 @@ rgpd_link_trigger(PG_FUNCTION_ARGS)
 				missing_transition_table(trigdata, "rgpd.link_trigger()", "NEW");
 			reader_open(&newr, trigdata->tg_newtable, desc);
 			while (reader_next(&newr))
+			{
+				refuse_infinite_dates(newr.slot, ls, trigdata->tg_relation);
 				collect_new_row(newr.slot, ls, &raise);
+			}
 			reader_close(&newr);
 		}
 		else if (TRIGGER_FIRED_BY_DELETE(ev))
@@ -1808,6 +1859,7 @@ rgpd_link_trigger(PG_FUNCTION_ARGS)
 				more_new = reader_next(&newr);
 				if (!more_old || !more_new)
 					break;
+				refuse_infinite_dates(newr.slot, ls, trigdata->tg_relation);
 				collect_updated_row(oldr.slot, newr.slot, ls, &raise, &lower);
 			}
 			if (more_old != more_new)
