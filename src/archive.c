@@ -30,6 +30,7 @@
 #include "catalog/pg_class.h"
 
 #include "pericles_rgpd.h"
+#include "contact_engine.h"
 
 PG_FUNCTION_INFO_V1(rgpd_archive);
 PG_FUNCTION_INFO_V1(rgpd_unarchive);
@@ -610,6 +611,7 @@ rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin, Datum at,
 	int64		event;
 	bool		isnull;
 	RgpdContact contact;
+	RgpdRaised	raised;
 	StringInfoData detail;
 
 	locked = rgpd_lock_subjects(sub, &id, 1, false, false, at);
@@ -637,7 +639,9 @@ rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin, Datum at,
 	contact.has_date = true;
 	contact.arrival = false;
 	contact.locked = true;		/* locked FOR UPDATE above */
-	rgpd_raise_contacts(sub, &contact, 1, InvalidOid, "optin");
+	rgpd_raise_contacts(sub, &contact, 1, &raised);
+	if (raised.nrevived > 0)
+		rgpd_unarchive_fresh(sub, raised.revived, raised.nrevived, "optin");
 	if (strcmp(locked->status[0], RGPD_ARCHIVED) == 0)
 		rgpd_unarchive_ids(sub, &id, 1, "optin");
 

@@ -171,32 +171,11 @@ extern int	rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n, int flags);
 extern bool rgpd_foreign_policies(Oid relid);
 extern bool rgpd_caller_trusts(Oid relid);
 
-/* invalidation of the link-trigger cache (last_contact.c) */
-extern void rgpd_link_cache_invalidate(Oid relid);
-
-/* ---- the contact engine (last_contact.c) ---- */
-
 /*
- * A subject id with a contact date (or none: has_date false).  arrival:
- * personal data for it arrived with the row, so an anonymised subject must
- * be noticed; locked: this transaction already holds a lock on the subject
- * row that keeps lowerings out (a foreign-key check took FOR KEY SHARE).
+ * The contact engine and its triggers have a header per module:
+ * trigger_config.h, transition_rows.h, contact_engine.h, direct_write.h,
+ * recompute.h, link_trigger.h.
  */
-typedef struct RgpdContact
-{
-	int64		id;
-	DateADT		date;
-	bool		has_date;
-	bool		arrival;
-	bool		locked;
-} RgpdContact;
-
-extern void rgpd_raise_contacts(RgpdSubject *sub, RgpdContact *contacts, int n,
-								Oid link, const char *reason);
-extern void rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *contacts, int n);
-extern int64 rgpd_recompute_ids(RgpdSubject *sub, int64 *ids, int n);
-extern int64 rgpd_recompute_subject(RgpdSubject *sub);
-extern void rgpd_partition_link_rows(Oid link, Oid part, bool joined);
 
 /* ---- archive (archive.c) ---- */
 

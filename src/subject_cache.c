@@ -39,6 +39,7 @@
 #include "utils/syscache.h"
 
 #include "pericles_rgpd.h"
+#include "trigger_config.h"
 
 PG_FUNCTION_INFO_V1(rgpd_invalidate);
 
