@@ -33,8 +33,6 @@
  */
 #include "postgres.h"
 
-#include "postgres.h"
-
 #include "access/genam.h"
 #include "access/table.h"
 #include "fmgr.h"
@@ -167,12 +165,16 @@ raise_each_direct(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 			 * a sweep that archived it meanwhile was waited for by the write
 			 * only, and its archive must be undone.
 			 */
-			if (sub->direct_write)
+			if (rgpd_direct_write_enabled(sub, rel))
 			{
 				Oid			written_status;
 
-				written = rgpd_write_contact(rel, sub, slot, snapshot, c[k].date,
-										&written_status);
+				if (RGPD_UPDATE_PATH == RGPD_UPDATE_EXECUTOR)
+					written = rgpd_write_contact_executor(rel, sub, slot, snapshot,
+														  c[k].date, &written_status);
+				else
+					written = rgpd_write_contact(rel, sub, slot, snapshot, c[k].date,
+												 &written_status);
 				archived = written && written_status == sub->status_archived;
 			}
 			else

@@ -15,9 +15,11 @@
  */
 #include "postgres.h"
 
-#include "postgres.h"
-
 #include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgtime.h"
@@ -145,4 +147,95 @@ rgpd_write_contact(Relation rel, RgpdSubject *sub, TupleTableSlot *slot, Snapsho
 	}
 	ExecDropSingleTupleTableSlot(newslot);
 	return written;
+}
+
+/*
+ * Give one subject a newer contact through the executor's entry for
+ * single-row updates without a plan (RGPD_UPDATE_PATH 3): the row is
+ * locked FOR NO KEY UPDATE (its latest version, as the apply worker locks
+ * before ExecSimpleRelationUpdate()), the conditions of rgpd._sql
+ * 'raise_one' checked on it, and the new version written with its index
+ * entries.  No trigger fires: the only UPDATE trigger such a table has is
+ * the subject guard, which lets the extension's own writes through.
+ * Returns true if written, with the status of the version written.
+ */
+bool
+rgpd_write_contact_executor(Relation rel, RgpdSubject *sub, TupleTableSlot *slot,
+							Snapshot snapshot, DateADT date, Oid *written_status)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		isnull;
+	bool		floornull;
+	Datum		lc;
+	Oid			status;
+	int			cols[2] = {sub->last_contact_attno, sub->floor_attno};
+	Datum		vals[2];
+	bool		nulls[2] = {false, false};
+	HeapTuple	newtup;
+	EState	   *estate;
+	RangeTblEntry *rte;
+	ResultRelInfo *rri;
+	EPQState	epq;
+	TupleTableSlot *newslot;
+
+	if (!rgpd_lock_latest(rel, slot, snapshot, LockTupleNoKeyExclusive))
+		return false;
+	lc = slot_getattr(slot, sub->last_contact_attno, &isnull);
+	status = DatumGetObjectId(slot_getattr(slot, sub->status_attno, &floornull));
+	if ((!isnull && DatumGetDateADT(lc) >= date) || status == sub->status_anonymised)
+		return false;
+	vals[0] = DateADTGetDatum(date);
+	vals[1] = slot_getattr(slot, sub->floor_attno, &floornull);
+	if (floornull)
+		vals[1] = DateADTGetDatum(date);
+	newtup = heap_modify_tuple_by_cols(ExecFetchSlotHeapTuple(slot, false, NULL), desc,
+									   2, cols, vals, nulls);
+
+	estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
+	estate->es_output_cid = GetCurrentCommandId(true);
+	estate->es_snapshot = snapshot;
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	rri->ri_TrigDesc = NULL;	/* see above */
+	ExecOpenIndices(rri, false);
+	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
+	newslot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(newtup, newslot, false);
+
+	ExecSimpleRelationUpdate(rri, estate, &epq, slot, newslot);
+
+	ExecCloseIndices(rri);
+	EvalPlanQualEnd(&epq);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	*written_status = status;
+	return true;
+}
+
+/*
+ * Is the write without a saved UPDATE used for this subject, as compiled?
+ * Path 3 evaluates CHECK constraints and a partition's constraint, which
+ * the owner wrote: only tables with neither.
+ */
+bool
+rgpd_direct_write_enabled(RgpdSubject *sub, Relation rel)
+{
+	if (!sub->direct_write)
+		return false;
+	switch (RGPD_UPDATE_PATH)
+	{
+		case RGPD_UPDATE_HEAP:
+			return true;
+		case RGPD_UPDATE_EXECUTOR:
+			return !rel->rd_rel->relispartition &&
+				!(rel->rd_att->constr && rel->rd_att->constr->num_check > 0);
+		default:
+			return false;
+	}
 }

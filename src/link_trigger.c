@@ -27,8 +27,6 @@
  */
 #include "postgres.h"
 
-#include "postgres.h"
-
 #include "access/table.h"
 #include "catalog/pg_inherits.h"
 #include "fmgr.h"

@@ -15,8 +15,6 @@
  */
 #include "postgres.h"
 
-#include "postgres.h"
-
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgtime.h"

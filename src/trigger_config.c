@@ -17,8 +17,6 @@
  */
 #include "postgres.h"
 
-#include "postgres.h"
-
 #include "catalog/partition.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_trigger.h"
