@@ -24,6 +24,7 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/value.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
@@ -167,13 +168,50 @@ subject_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 	}
 }
 
+/* A function that is not built in: code someone other than PostgreSQL wrote. */
+static bool
+not_builtin_function(Oid func, void *context pg_attribute_unused())
+{
+	return func >= FirstNormalObjectId;
+}
+
+/* Does an expression call anything but built-in functions? */
+static bool
+calls_owner_code(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, not_builtin_function, context))
+		return true;
+	return expression_tree_walker(node, calls_owner_code, context);
+}
+
+/* The expressions or the predicate of an index, from its pg_index row. */
+static Node *
+index_node(HeapTuple itup, int attnum)
+{
+	bool		isnull;
+	Datum		d = SysCacheGetAttr(INDEXRELID, itup, attnum, &isnull);
+
+	return isnull ? NULL : (Node *) stringToNode(TextDatumGetCString(d));
+}
+
+/* A key type whose operator classes run only PostgreSQL's own code. */
+static bool
+builtin_key_type(Oid type)
+{
+	type = getBaseType(type);
+	return type < FirstNormalObjectId || type_is_enum(type);
+}
+
 /*
  * Does inserting an entry into this index run only PostgreSQL's own code?
- * Not when the index has expressions or a predicate (functions the table
- * owner may have written), an operator class or access method that is not
- * built in, or a key column of a type that is not built in (a range type's
- * subtype_diff, say, is owner code a GiST insertion calls); nor when it
- * needs a deferred or exclusion check.
+ * Not when its expressions or predicate call a function that is not built
+ * in (the table owner's, say), when its access method or an operator class
+ * is not built in, or when a key is of a type that is not built in (a
+ * range type's subtype_diff is owner code a GiST insertion calls); nor
+ * when it needs a deferred or exclusion check.  Registration's own partial
+ * indexes (WHERE rgpd_status <> 'anonymised') pass.
  */
 static bool
 index_runs_no_owner_code(Relation rel, Oid indexoid)
@@ -183,30 +221,40 @@ index_runs_no_owner_code(Relation rel, Oid indexoid)
 	bool		isnull;
 	Datum		d;
 	oidvector  *opclasses;
+	List	   *exprs;
+	ListCell   *next;
 	bool		safe;
 	int			i;
 
 	if (!HeapTupleIsValid(itup))
 		return false;
 	index = (Form_pg_index) GETSTRUCT(itup);
+	exprs = (List *) index_node(itup, Anum_pg_index_indexprs);
 	safe = index->indimmediate && !index->indisexclusion &&
-		heap_attisnull(itup, Anum_pg_index_indexprs, NULL) &&
-		heap_attisnull(itup, Anum_pg_index_indpred, NULL) &&
-		index_am(indexoid) < FirstNormalObjectId;
+		index_am(indexoid) < FirstNormalObjectId &&
+		!calls_owner_code((Node *) exprs, NULL) &&
+		!calls_owner_code(index_node(itup, Anum_pg_index_indpred), NULL);
 	d = SysCacheGetAttr(INDEXRELID, itup, Anum_pg_index_indclass, &isnull);
 	opclasses = isnull ? NULL : (oidvector *) DatumGetPointer(d);
+	next = list_head(exprs);
 	for (i = 0; safe && i < index->indnkeyatts; i++)
 	{
 		AttrNumber	att = index->indkey.values[i];
-		Oid			type;
+		Oid			type = InvalidOid;
 
-		if (att <= 0 || opclasses == NULL || opclasses->values[i] >= FirstNormalObjectId)
-		{
+		if (opclasses == NULL || opclasses->values[i] >= FirstNormalObjectId)
 			safe = false;
-			break;
+		else if (att > 0)
+			type = TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid;
+		else if (next != NULL)
+		{
+			type = exprType((Node *) lfirst(next));
+			next = lnext(exprs, next);
 		}
-		type = getBaseType(TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid);
-		safe = type < FirstNormalObjectId || type_is_enum(type);
+		else
+			safe = false;
+		if (safe)
+			safe = builtin_key_type(type);
 	}
 	ReleaseSysCache(itup);
 	return safe;
