@@ -179,13 +179,11 @@ raise_each_direct(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 			}
 			else
 			{
-				Oid			argtypes[2] = {INT8OID, DATEOID};
 				Datum		values[2];
 
 				values[0] = Int64GetDatum(id);
 				values[1] = DateADTGetDatum(c[k].date);
-				rgpd_execute_plan(rgpd_subject_plan(sub, &sub->raise_one, "raise_one", 2,
-													argtypes, CURSOR_OPT_GENERIC_PLAN),
+				rgpd_execute_plan(rgpd_subject_plan(sub, RGPD_STMT_RAISE_ONE),
 								  values, NULL, sub->owner, true, 1);
 				written = SPI_processed == 1;
 				archived = written &&
@@ -213,7 +211,6 @@ raise_each_direct(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 static void
 raise_each(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 {
-	Oid			argtypes[2] = {INT8OID, DATEOID};
 	Datum		values[2];
 	int			k;
 
@@ -228,8 +225,7 @@ raise_each(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 
 		if (!c[k].locked)
 		{
-			rgpd_execute_plan(rgpd_subject_plan(sub, &sub->lock_one, "lock_one", 1,
-												argtypes, CURSOR_OPT_GENERIC_PLAN),
+			rgpd_execute_plan(rgpd_subject_plan(sub, RGPD_STMT_LOCK_ONE),
 							  values, NULL, sub->owner, true, 1);
 			if (SPI_processed == 0)
 				continue;		/* no such subject (no foreign key) */
@@ -251,8 +247,7 @@ raise_each(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 		}
 		if (write)
 		{
-			rgpd_execute_plan(rgpd_subject_plan(sub, &sub->raise_one, "raise_one", 2,
-												argtypes, CURSOR_OPT_GENERIC_PLAN),
+			rgpd_execute_plan(rgpd_subject_plan(sub, RGPD_STMT_RAISE_ONE),
 							  values, NULL, sub->owner, true, 1);
 			if (SPI_processed == 1)
 			{
@@ -268,8 +263,7 @@ raise_each(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 		/* nothing written: is personal data arriving for an anonymised subject? */
 		if (c[k].arrival && status == NULL)
 		{
-			rgpd_execute_plan(rgpd_subject_plan(sub, &sub->status_one, "status_one", 1,
-												argtypes, CURSOR_OPT_GENERIC_PLAN),
+			rgpd_execute_plan(rgpd_subject_plan(sub, RGPD_STMT_STATUS_ONE),
 							  values, NULL, sub->owner, true, 1);
 			if (SPI_processed == 1 &&
 				strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
@@ -290,7 +284,6 @@ raise_each(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 static void
 raise_set(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 {
-	Oid			argtypes[2] = {INT8ARRAYOID, DATEARRAYOID};
 	Datum		values[2];
 	Datum	   *ids = palloc(sizeof(Datum) * n);
 	Datum	   *dates = palloc(sizeof(Datum) * n);
@@ -316,11 +309,9 @@ raise_set(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 												   DATEOID, sizeof(DateADT), true,
 												   TYPALIGN_INT));
 	if (locked)
-		plan = rgpd_subject_plan(sub, &sub->raise_bulk_locked, "raise_locked", 2, argtypes,
-								 CURSOR_OPT_CUSTOM_PLAN);
+		plan = rgpd_subject_plan(sub, RGPD_STMT_RAISE_LOCKED);
 	else
-		plan = rgpd_subject_plan(sub, &sub->raise_bulk, "raise", 2, argtypes,
-								 CURSOR_OPT_CUSTOM_PLAN);
+		plan = rgpd_subject_plan(sub, RGPD_STMT_RAISE);
 	rgpd_execute_plan(plan, values, NULL, sub->owner, true, 0);
 
 	for (i = 0; i < SPI_processed; i++)
@@ -371,7 +362,6 @@ rgpd_raise_contacts(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *raised)
 void
 rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *c, int n)
 {
-	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1];
 	int64	   *ids;
 	int64	   *targets;
@@ -386,8 +376,7 @@ rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *c, int n)
 	for (k = 0; k < n; k++)
 		ids[k] = c[k].id;
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
-	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->lock_lower, "lock_lower", 1,
-										argtypes, CURSOR_OPT_GENERIC_PLAN),
+	rgpd_execute_plan(rgpd_subject_plan(sub, RGPD_STMT_LOCK_LOWER),
 					  values, NULL, sub->owner, true, 0);
 
 	targets = palloc(sizeof(int64) * Max(SPI_processed, 1));

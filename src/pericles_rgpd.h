@@ -116,6 +116,8 @@ extern void rgpd_check_as_of(DateADT as_of);
 
 /* ---- the per-subject cache (subject_cache.c) ---- */
 
+#include "subject_statements.h"
+
 typedef struct RgpdSubject
 {
 	Oid			relid;			/* hash key: the subject table */
@@ -137,24 +139,13 @@ typedef struct RgpdSubject
 								 * executor (see subject_cache.c) */
 	int			nlinks;
 	Oid		   *links;			/* every registered link table */
-	/* saved plans, prepared on first use */
-	SPIPlanPtr	raise_one;
-	SPIPlanPtr	lock_one;
-	SPIPlanPtr	status_one;
-	SPIPlanPtr	raise_bulk;
-	SPIPlanPtr	raise_bulk_locked;
-	SPIPlanPtr	lock_lower;
-	SPIPlanPtr	recompute_ids;
-	SPIPlanPtr	unarchive_fresh;
-	SPIPlanPtr	export_record;
-	SPIPlanPtr	export_links;
+	/* saved plans by statement kind, prepared on first use */
+	SPIPlanPtr	plans[RGPD_STMT_COUNT];
 } RgpdSubject;
 
 extern RgpdSubject *rgpd_subject(Oid relid, bool missing_ok);
 extern Oid *rgpd_registered_subjects(int *n);
-extern SPIPlanPtr rgpd_subject_plan(RgpdSubject *sub, SPIPlanPtr *slot,
-									const char *what, int nargs, Oid *argtypes,
-									int cursor_options);
+extern SPIPlanPtr rgpd_subject_plan(RgpdSubject *sub, RgpdStatementKind kind);
 extern void rgpd_cache_init(void);
 extern void rgpd_cache_collect_garbage(void);
 extern void rgpd_cache_forget_plan_later(SPIPlanPtr plan);

@@ -32,12 +32,10 @@ PG_FUNCTION_INFO_V1(rgpd_recompute);
 int64
 rgpd_recompute_ids(RgpdSubject *sub, int64 *ids, int n)
 {
-	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1];
 
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
-	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->recompute_ids, "recompute_ids",
-										1, argtypes, CURSOR_OPT_GENERIC_PLAN),
+	rgpd_execute_plan(rgpd_subject_plan(sub, RGPD_STMT_RECOMPUTE_IDS),
 					  values, NULL, sub->owner, true, 0);
 	return (int64) SPI_processed;
 }

@@ -117,20 +117,13 @@ invalidate_entry(SubjectEntry *entry)
 	RgpdSubject *sub = &entry->sub;
 	MemoryContext old;
 
-	rgpd_cache_forget_plan_later(sub->raise_one);
-	rgpd_cache_forget_plan_later(sub->lock_one);
-	rgpd_cache_forget_plan_later(sub->status_one);
-	rgpd_cache_forget_plan_later(sub->raise_bulk);
-	rgpd_cache_forget_plan_later(sub->raise_bulk_locked);
-	rgpd_cache_forget_plan_later(sub->lock_lower);
-	rgpd_cache_forget_plan_later(sub->recompute_ids);
-	rgpd_cache_forget_plan_later(sub->unarchive_fresh);
-	rgpd_cache_forget_plan_later(sub->export_record);
-	rgpd_cache_forget_plan_later(sub->export_links);
-	sub->raise_one = sub->lock_one = sub->status_one = NULL;
-	sub->raise_bulk = sub->raise_bulk_locked = sub->lock_lower = NULL;
-	sub->recompute_ids = sub->unarchive_fresh = NULL;
-	sub->export_record = sub->export_links = NULL;
+	int			kind;
+
+	for (kind = 0; kind < RGPD_STMT_COUNT; kind++)
+	{
+		rgpd_cache_forget_plan_later(sub->plans[kind]);
+		sub->plans[kind] = NULL;
+	}
 	if (entry->mcxt)
 	{
 		old = MemoryContextSwitchTo(TopMemoryContext);
@@ -556,21 +549,19 @@ rgpd_registered_subjects(int *n)
  * rgpd_gate_prepare()).
  */
 SPIPlanPtr
-rgpd_subject_plan(RgpdSubject *sub, SPIPlanPtr *slot, const char *what,
-				  int nargs, Oid *argtypes, int cursor_options)
+rgpd_subject_plan(RgpdSubject *sub, RgpdStatementKind kind)
 {
+	const RgpdStatement *st = rgpd_statement(kind);
 	char	   *sql;
 	SPIPlanPtr	plan;
 
-	if (*slot)
-		return *slot;
-	sql = rgpd_generated_sql(sub->relid, what, InvalidOid, NULL);
-	if (sql == NULL)
-		elog(ERROR, "pericles_rgpd: no statement \"%s\" for %s", what, sub->relname);
-	plan = rgpd_gate_prepare(sql, nargs, argtypes, cursor_options, sub->owner,
-							 RGPD_GATE_NOFORCE_RLS);
+	if (sub->plans[kind])
+		return sub->plans[kind];
+	sql = rgpd_statement_sql(sub, kind);
+	plan = rgpd_gate_prepare(sql, st->nargs, (Oid *) st->argtypes, st->cursor_options,
+							 sub->owner, RGPD_GATE_NOFORCE_RLS);
 	pfree(sql);
-	*slot = plan;
+	sub->plans[kind] = plan;
 	return plan;
 }
 
