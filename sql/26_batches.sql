@@ -94,7 +94,7 @@ RESET statement_timeout;
 -- the batches before it committed, that one rolled back, the run journaled as stopped
 SELECT count(*) AS archived_before_stop FROM bat.stop_clients WHERE rgpd_status = 'archived';
 SELECT j.detail->>'batches' AS batches, j.detail->>'archived' AS archived, j.detail->>'completed' AS completed,
-       j.detail->'stopped'->>'sqlstate' AS sqlstate, j.detail->'stopped'->>'message' AS message
+       j.detail->'stopped'->>'sqlstate' AS sqlstate, j.detail->'stopped'->>'condition' AS condition
   FROM rgpd.journal AS j WHERE j.action = 'sweep' AND j.detail ? 'run' ORDER BY j.id DESC LIMIT 1;
 SELECT state, stopped_by FROM rgpd.sweep_runs WHERE state = 'stopped';
 -- the next run resumes, and ends where one sweep ends
@@ -124,6 +124,8 @@ CREATE TRIGGER fail BEFORE UPDATE ON bat.fail_clients FOR EACH ROW EXECUTE FUNCT
 SET client_min_messages = warning;
 CALL rgpd.sweep_batches('2020-06-15', 400, for_subject => 'bat.fail_clients');
 SELECT count(*) AS archived_before_failure FROM bat.fail_clients WHERE rgpd_status = 'archived';
+-- journaled with its SQLSTATE only: the trigger's text, which a table's own
+-- code may fill with personal values, never reaches the journal
 SELECT action, detail FROM rgpd.journal WHERE action = 'sweep_skipped' AND subject = 'bat.fail_clients'::regclass;
 SELECT j.detail->>'tables_skipped' AS tables_skipped, j.detail->>'completed' AS completed
   FROM rgpd.journal AS j WHERE j.action = 'sweep' AND j.detail ? 'run' ORDER BY j.id DESC LIMIT 1;

@@ -82,6 +82,16 @@ rgpd_backfill_deferred(void)
 Datum
 rgpd_defer_backfill(PG_FUNCTION_ARGS pg_attribute_unused())
 {
+	/*
+	 * Owner code that the extension runs (a tenant's trigger fired by the
+	 * sweep or by rgpd.archive, in a security-restricted operation) must not
+	 * change what the privileged caller's own transaction computes next.
+	 */
+	if (InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot call rgpd.defer_backfill() within a security-restricted operation"),
+				 errdetail("A table's own code run by pericles_rgpd may not defer the caller's backfill.")));
 	if (!IsTransactionBlock())
 		ereport(WARNING,
 				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
@@ -396,8 +406,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 					/* a table that fails stops nobody else's sweep */
 					tables_skipped++;
 					rgpd_journal("sweep_skipped", b.relid, NULL, 0, NULL,
-								 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
-												   "message", err->message));
+								 rgpd_error_journal_detail(err));
 					commit_batch();
 				}
 				failed = true;
@@ -416,8 +425,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 			{
 				tables_skipped++;
 				rgpd_journal("sweep_skipped", b.relid, NULL, 0, NULL,
-							 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
-											   "message", err->message));
+							 rgpd_error_journal_detail(err));
 			}
 			commit_batch();
 		}
@@ -438,10 +446,9 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 					 stopped ? "false" : "true");
 	if (stopped != NULL)
 	{
-		appendStringInfo(&detail, ", \"stopped\": {\"sqlstate\": \"%s\", \"message\": ",
-						 unpack_sql_state(stopped->sqlerrcode));
-		escape_json(&detail, stopped->message ? stopped->message : "");
-		appendStringInfoChar(&detail, '}');
+		char	   *why = JsonbToCString(NULL, &rgpd_error_journal_detail(stopped)->root, 0);
+
+		appendStringInfo(&detail, ", \"stopped\": %s", why);
 	}
 	appendStringInfoChar(&detail, '}');
 	rgpd_journal("sweep", InvalidOid, NULL, 0, NULL, rgpd_jsonb(detail.data));

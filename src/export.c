@@ -97,6 +97,18 @@ rgpd_export(PG_FUNCTION_ARGS)
 	Oid			reader;
 	int			flags;
 
+	/*
+	 * On the primary an export is always recorded: a read-only transaction
+	 * there is the caller's choice, and would otherwise hand out an export
+	 * that neither the journal nor rgpd.exports knows of.  Only a hot
+	 * standby, where nothing can be written, answers without the record.
+	 */
+	if (XactReadOnly && !RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute rgpd.export() in a read-only transaction"),
+				 errdetail("On the primary every export is stored and journaled."),
+				 errhint("Export in a read-write transaction.")));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(relid, false);
@@ -191,19 +203,17 @@ rgpd_export(PG_FUNCTION_ARGS)
 	document = single_jsonb(&isnull);
 
 	/*
-	 * Keep it, journal it — where this transaction may write.  On a hot
-	 * standby every transaction is read-only; the answer the person is owed
-	 * does not depend on the record of it, which only the primary can keep.
+	 * Keep it, journal it.  On a hot standby every transaction is read-only;
+	 * the answer the person is owed does not depend on the record of it,
+	 * which only the primary can keep.
 	 */
-	if (RecoveryInProgress() || XactReadOnly)
+	if (RecoveryInProgress())
 	{
 		ereport(NOTICE,
 				(errmsg("export of %s id " INT64_FORMAT " was neither stored nor journaled",
 						sub->relname, id),
-				 errdetail(RecoveryInProgress()
-						   ? "The server is a hot standby: it cannot write."
-						   : "The transaction is read-only."),
-				 errhint("Export on the primary, in a read-write transaction, to keep the document "
+				 errdetail("The server is a hot standby: it cannot write."),
+				 errhint("Export on the primary to keep the document "
 						 "and its journal line (rgpd.require_export counts stored exports only).")));
 		rgpd_unpin_search_path(nest);
 		SPI_finish();

@@ -29,6 +29,8 @@
 #include "utils/date.h"
 #include "utils/datetime.h"
 
+#include "utils/rls.h"
+
 #include "pericles_rgpd.h"
 
 PG_FUNCTION_INFO_V1(rgpd_due);
@@ -60,6 +62,36 @@ rgpd_check_as_of(DateADT as_of)
 				 errdetail("as_of must be a finite date within %d years of today.",
 						   AS_OF_MAX_YEARS),
 				 errhint("Pass the day of the month to list, such as CURRENT_DATE.")));
+}
+
+/*
+ * The registered negotiator column of a subject table, or NULL (under SPI).
+ */
+static char *
+negotiator_column(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+
+	values[0] = ObjectIdGetDatum(relid);
+	if (SPI_execute_with_args("SELECT s.negotiator_column FROM rgpd.subjects AS s"
+							  " WHERE s.subject OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+		return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return NULL;
+}
+
+/*
+ * May the caller read this column of the table (SELECT on the table or on
+ * the column)?  A list gives no value of a column the caller may not read,
+ * and takes no portfolio on it: the filter would be an oracle on its
+ * values (review finding).
+ */
+static bool
+caller_reads_column(Oid relid, const char *column)
+{
+	return column != NULL && rgpd_caller_reads(relid, column);
 }
 
 /* ---- rgpd._due() ---- */
@@ -130,6 +162,8 @@ rgpd_due(PG_FUNCTION_ARGS)
 				i;
 	int64	   *ids;
 	int			nvisible;
+	bool		reads_contact;
+	bool		reads_negotiator;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -155,7 +189,14 @@ rgpd_due(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
-	if (!rgpd_caller_reads_subject(a.relid) ||
+	if (!rgpd_caller_reads_subject(a.relid))
+	{
+		SPI_finish();
+		return (Datum) 0;
+	}
+	reads_contact = caller_reads_column(a.relid, "last_contact");
+	reads_negotiator = caller_reads_column(a.relid, negotiator_column(a.relid));
+	if ((a.negotiator && !reads_negotiator) ||
 		rgpd_isolated(due_fetch, &a, a.relid,
 					  strcmp(action, "archive") == 0 ?
 					  "the list to archive" : "the list to anonymise") != NULL)
@@ -190,6 +231,11 @@ rgpd_due(PG_FUNCTION_ARGS)
 			continue;
 		for (c = 0; c < 7; c++)
 			values[c] = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, c + 1, &nulls[c]);
+		/* last_contact and the due date computed from it; the negotiator */
+		if (!reads_contact)
+			nulls[2] = nulls[3] = true;
+		if (!reads_negotiator)
+			nulls[6] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();
@@ -202,6 +248,7 @@ typedef struct CountArgs
 {
 	Oid			relid;
 	const char *negotiator;		/* one portfolio, or NULL: all */
+	bool		as_caller;		/* count what the caller's row security shows */
 	RgpdSubject *sub;
 } CountArgs;
 
@@ -214,21 +261,33 @@ status_fetch(void *arg)
 	char	   *portfolio = "";
 
 	a->sub = rgpd_subject(a->relid, false);
+	values[0] = ObjectIdGetDatum(a->relid);	/* $1: unused by the counts */
 	if (a->negotiator)
 	{
-		char	   *column = NULL;
+		char	   *column = negotiator_column(a->relid);
 
-		values[0] = ObjectIdGetDatum(a->relid);
-		if (SPI_execute_with_args("SELECT s.negotiator_column FROM rgpd.subjects AS s"
-								  " WHERE s.subject OPERATOR(pg_catalog.=) $1",
-								  1, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1)
-			column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		/* no negotiator column: no portfolio holds anything */
 		portfolio = column == NULL ? " AND false" :
 			psprintf(" AND CAST(s.%s AS pg_catalog.text) OPERATOR(pg_catalog.=) $2",
 					 quote_identifier(column));
 		values[1] = CStringGetTextDatum(a->negotiator);
+	}
+
+	/*
+	 * Managers, those who pass row security and those on whom it is not in
+	 * force count every row (as the owner, RLS not forced); anybody else
+	 * counts the rows its own row security shows it, as count(*) would
+	 * (review finding: the count of anonymised rows went past the
+	 * application's policies).
+	 */
+	if (a->as_caller)
+	{
+		rgpd_gate_execute(NULL, psprintf("SELECT NULL::pg_catalog.int8,"
+										 "       pg_catalog.count(*)"
+										 "  FROM %s AS s WHERE s.rgpd_status OPERATOR(pg_catalog.=) %s%s",
+										 a->sub->relname, "'anonymised'::rgpd.status", portfolio),
+						  a->negotiator ? 2 : 0, argtypes, values, NULL, GetUserId(), 0, 1);
+		return;
 	}
 	rgpd_execute(psprintf("SELECT pg_catalog.count(*) FILTER (WHERE s.rgpd_status OPERATOR(pg_catalog.=) %s),"
 						  "       pg_catalog.count(*) FILTER (WHERE s.rgpd_status OPERATOR(pg_catalog.=) %s)"
@@ -261,7 +320,19 @@ rgpd_status_counts(PG_FUNCTION_ARGS)
 		a.negotiator = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	a.as_caller = !rgpd_caller_privileged() &&
+		check_enable_rls(a.relid, InvalidOid, true) == RLS_ENABLED;
+
+	/*
+	 * Counted as the caller, the table's policies run with its rights: only
+	 * where rgpd_caller_visible() would run them (its own table, or an owner
+	 * it trusts); else the count is left out (NULL), as the due lists leave
+	 * out the rows, rather than run another role's code as the caller.
+	 */
 	if (rgpd_caller_reads_subject(a.relid) &&
+		(a.negotiator == NULL || caller_reads_column(a.relid, negotiator_column(a.relid))) &&
+		(!a.as_caller || (caller_reads_column(a.relid, "rgpd_status") &&
+						  (!rgpd_foreign_policies(a.relid) || rgpd_caller_trusts(a.relid)))) &&
 		rgpd_isolated(status_fetch, &a, a.relid, "the dashboard") == NULL &&
 		SPI_processed == 1)
 	{

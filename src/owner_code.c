@@ -308,10 +308,14 @@ rgpd_isolated(void (*fn) (void *arg), void *arg, Oid relid, const char *what)
 		CurrentResourceOwner = oldowner;
 
 		/*
-		 * A real cancel or timeout (raised by ProcessInterrupts, not by the
-		 * table's code with the same SQLSTATE) stops everything.
+		 * A real cancel or statement timeout (raised by ProcessInterrupts,
+		 * not by the table's code with the same SQLSTATE) stops everything.
+		 * A lock timeout is about this table only (its owner, or the
+		 * application, holds a lock on it): the table is skipped and taken
+		 * by the next run, as rows the application has locked are.
 		 */
-		if (edata->funcname && strcmp(edata->funcname, "ProcessInterrupts") == 0)
+		if (edata->funcname && strcmp(edata->funcname, "ProcessInterrupts") == 0 &&
+			edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 			ReThrowError(edata);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
@@ -322,4 +326,22 @@ rgpd_isolated(void (*fn) (void *arg), void *arg, Oid relid, const char *what)
 	}
 	PG_END_TRY();
 	return edata;
+}
+
+/*
+ * rgpd_error_journal_detail: what the journal keeps of an error that made a
+ * run skip a table: the SQLSTATE and the untranslated message format, never
+ * the formatted message (nor RAISE's text).  The error may come from the table owner's code
+ * (a trigger's RAISE '%', a CHECK naming a value), and the journal, which
+ * is never erased, keeps identifiers only: no personal value may reach it
+ * through an error's text.
+ */
+Jsonb *
+rgpd_error_journal_detail(ErrorData *err)
+{
+	/* PL/pgSQL's RAISE reports its text through the format "%s": no condition */
+	if (err->message_id == NULL || strcmp(err->message_id, "%s") == 0)
+		return rgpd_jsonb_object(1, "sqlstate", unpack_sql_state(err->sqlerrcode));
+	return rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
+							 "condition", err->message_id);
 }

@@ -51,6 +51,8 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "utils/syscache.h"
+
 #include "pericles_rgpd.h"
 #include "link_trigger.h"
 #include "recompute.h"
@@ -375,6 +377,11 @@ rgpd_follow_partitions(PG_FUNCTION_ARGS)
  * referenced cannot be read any more, so every subject table that has a
  * partitioned link is recomputed in full.  (A DETACH before the DROP, as
  * partition managers do, is recorded exactly and leaves nothing here.)
+ * Only the links whose owner's rights the dropping role holds: a role can
+ * drop only what it owns, the partition of a link is its owner's, and so a
+ * tenant dropping a table of its own (with a trigger of the engine's name,
+ * or a partition of its own registered link) recomputes and locks nobody
+ * else's tables (review finding).
  * The registrations of dropped tables are gone by now
  * (rgpd_forget_dropped fires first, in name order).
  */
@@ -392,6 +399,7 @@ rgpd_partitions_dropped(PG_FUNCTION_ARGS)
 					"  FROM rgpd.links AS l"
 					"  JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) CAST(l.link AS pg_catalog.oid)"
 					" WHERE c.relkind OPERATOR(pg_catalog.=) 'p'"
+					"   AND pg_catalog.pg_has_role(c.relowner, 'USAGE')"
 					"   AND EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() AS t"
 					"                 JOIN pg_catalog.pg_event_trigger_dropped_objects() AS r"
 					"                   ON r.address_names OPERATOR(pg_catalog.=) t.address_names[1:2]"
@@ -399,7 +407,7 @@ rgpd_partitions_dropped(PG_FUNCTION_ARGS)
 					"                  AND t.address_names[3] OPERATOR(pg_catalog.=) 'rgpd_link_insert'"
 					"                  AND r.object_type OPERATOR(pg_catalog.=) 'table')"
 					" ORDER BY 1",
-					true, 0) != SPI_OK_SELECT)
+					false, 0) != SPI_OK_SELECT)	/* a new snapshot: after the drop */
 		elog(ERROR, "pericles_rgpd: could not read the dropped objects");
 	n = (int) SPI_processed;
 	subjects = palloc(sizeof(Oid) * Max(n, 1));
@@ -413,7 +421,12 @@ rgpd_partitions_dropped(PG_FUNCTION_ARGS)
 	SPI_freetuptable(SPI_tuptable);
 	for (k = 0; k < n; k++)
 	{
-		RgpdSubject *sub = rgpd_subject(subjects[k], true);
+		RgpdSubject *sub;
+
+		/* the subject table went in the same command (DROP SCHEMA … CASCADE) */
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(subjects[k])))
+			continue;
+		sub = rgpd_subject(subjects[k], true);
 
 		if (sub != NULL)
 			rgpd_recompute_subject(sub);

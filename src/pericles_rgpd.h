@@ -75,6 +75,7 @@ extern SPIPlanPtr rgpd_gate_prepare(const char *sql, int nargs, Oid *argtypes,
 									int cursor_options, Oid role, int flags);
 
 /* Run fn(arg) in a subtransaction; an error becomes a WARNING (returned). */
+extern Jsonb *rgpd_error_journal_detail(ErrorData *err);
 extern ErrorData *rgpd_isolated(void (*fn) (void *arg), void *arg, Oid relid,
 								const char *what);
 

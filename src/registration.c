@@ -63,16 +63,27 @@ owner_for_caller(Oid relid)
 Datum
 rgpd_check_accepts(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	char	   *col = NameStr(*PG_GETARG_NAME(1));
-	char	   *conname = NameStr(*PG_GETARG_NAME(2));
-	Oid			owner = owner_for_caller(relid);
+	Oid			relid;
+	char	   *col;
+	char	   *conname;
+	Oid			owner;
 	Oid			argtypes[2] = {OIDOID, NAMEOID};
 	Datum		values[2];
 	char	   *expr;
 	char	   *cols;
 	bool		isnull = true;
 	Datum		result = (Datum) 0;
+
+	/* not STRICT (the sample may be NULL), so the other arguments are checked */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("rgpd._check_accepts needs a table, a column and a constraint name"),
+				 errdetail("Only the sample value may be NULL.")));
+	relid = PG_GETARG_OID(0);
+	col = NameStr(*PG_GETARG_NAME(1));
+	conname = NameStr(*PG_GETARG_NAME(2));
+	owner = owner_for_caller(relid);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");

@@ -209,8 +209,7 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 			/* a table that fails stops nobody else's sweep; it is journaled */
 			skipped++;
 			rgpd_journal("sweep_skipped", t.relid, NULL, 0, NULL,
-						 rgpd_jsonb_object(2, "sqlstate", unpack_sql_state(err->sqlerrcode),
-										   "message", err->message));
+						 rgpd_error_journal_detail(err));
 			continue;
 		}
 		archived += t.archived;

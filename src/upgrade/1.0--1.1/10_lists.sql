@@ -21,6 +21,9 @@ CREATE FUNCTION rgpd._status_counts(subject regclass, OUT archived bigint, OUT a
 
 CREATE FUNCTION rgpd._readable(subject regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'rgpd_readable_sql' LANGUAGE C STABLE STRICT;
+-- the lists call it in the caller's context; it answers only for the caller
+REVOKE ALL ON FUNCTION rgpd._readable(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._readable(regclass) TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION rgpd.verify(subject regclass)
     RETURNS TABLE (id bigint, stored date, expected date)

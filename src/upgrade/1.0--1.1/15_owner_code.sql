@@ -12,13 +12,25 @@ CREATE FUNCTION rgpd._check_accepts(tbl regclass, col name, conname name, sample
     AS 'MODULE_PATHNAME', 'rgpd_check_accepts' LANGUAGE C;
 COMMENT ON FUNCTION rgpd._check_accepts(regclass, name, name, text) IS
     'Whether a CHECK constraint accepts the value an erasure method writes, evaluated as the table''s owner';
+-- registration (run as the caller) calls it; it checks ownership and refuses NULLs itself
+REVOKE ALL ON FUNCTION rgpd._check_accepts(regclass, name, name, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._check_accepts(regclass, name, name, text) TO PUBLIC;
 CREATE FUNCTION rgpd._mark_link_rows(link regclass, subject regclass) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rgpd_mark_link_rows' LANGUAGE C STRICT;
+-- registration (run as the caller) calls it; it checks ownership itself
+REVOKE ALL ON FUNCTION rgpd._mark_link_rows(regclass, regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._mark_link_rows(regclass, regclass) TO PUBLIC;
 
 CREATE FUNCTION rgpd._count_matches(tbl regclass, col name, needles text[]) RETURNS bigint
     AS 'MODULE_PATHNAME', 'rgpd_count_matches' LANGUAGE C STABLE STRICT;
+-- rgpd.scan() calls it as each table's owner; it checks the owner's rights itself
+REVOKE ALL ON FUNCTION rgpd._count_matches(regclass, name, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._count_matches(regclass, name, text[]) TO PUBLIC;
 CREATE FUNCTION rgpd._personal_values(subject regclass, id bigint) RETURNS text[]
     AS 'MODULE_PATHNAME', 'rgpd_personal_values' LANGUAGE C STABLE STRICT;
+-- rgpd.scan() calls it as the subject table's owner; it checks the owner's rights itself
+REVOKE ALL ON FUNCTION rgpd._personal_values(regclass, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._personal_values(regclass, bigint) TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION rgpd._check_erasure(tbl regclass, col name, method text) RETURNS void
 LANGUAGE plpgsql
@@ -241,6 +253,8 @@ BEGIN
     RETURN NEW;
 END
 $$;
+-- a trigger function: nobody calls it
+REVOKE ALL ON FUNCTION rgpd._validate_config() FROM PUBLIC;
 CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON rgpd.policies
     FOR EACH ROW EXECUTE FUNCTION rgpd._validate_config();
 CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON rgpd.links

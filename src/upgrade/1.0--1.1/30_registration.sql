@@ -249,7 +249,7 @@ BEGIN
 END
 $$;
 CREATE EVENT TRIGGER rgpd_protect_partitions ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE FOREIGN TABLE')
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE FOREIGN TABLE', 'CREATE SCHEMA')
     EXECUTE FUNCTION rgpd._protect_new_partitions();
 -- 1.1: refuses temporary tables, the extension's tables and lone partitions;
 -- puts the restricted archive on every partition.

@@ -156,11 +156,20 @@ BEGIN
     RETURN NEXT;
 END
 $$;
+-- registration and archiving call it in the caller's context; it only builds SQL
+REVOKE ALL ON FUNCTION rgpd._archive_values_sql(regclass, regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._archive_values_sql(regclass, regclass) TO PUBLIC;
 
 CREATE FUNCTION rgpd._release_archived_values(link regclass, subject regclass) RETURNS void
     AS 'MODULE_PATHNAME', 'rgpd_release_archived_values' LANGUAGE C STRICT;
+-- registration (run as the caller) calls it; it checks ownership of both tables itself
+REVOKE ALL ON FUNCTION rgpd._release_archived_values(regclass, regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._release_archived_values(regclass, regclass) TO PUBLIC;
 CREATE FUNCTION rgpd._hold_archived_values(link regclass, subject regclass) RETURNS void
     AS 'MODULE_PATHNAME', 'rgpd_hold_archived_values' LANGUAGE C STRICT;
+-- registration (run as the caller) calls it; it checks ownership of both tables itself
+REVOKE ALL ON FUNCTION rgpd._hold_archived_values(regclass, regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._hold_archived_values(regclass, regclass) TO PUBLIC;
 
 -- 1.1: unregistering a link first puts back what it held apart.
 CREATE OR REPLACE FUNCTION rgpd.unregister_link(link regclass, subject regclass) RETURNS void

@@ -37,6 +37,9 @@ AS $$
 $$;
 COMMENT ON FUNCTION rgpd._sweep_job_name() IS
     'Name of the pg_cron job of this database: rgpd-monthly-sweep in cron.database_name, rgpd-monthly-sweep-<database> elsewhere';
+-- the scheduling functions call it; it only names the job of this database
+REVOKE ALL ON FUNCTION rgpd._sweep_job_name() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._sweep_job_name() TO PUBLIC;
 
 -- Can pg_cron run a job as username in database dbname?  With
 -- cron.use_background_workers it starts a background worker (nothing to

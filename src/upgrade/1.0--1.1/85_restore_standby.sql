@@ -21,6 +21,9 @@ CREATE FUNCTION rgpd._changes_partitions(command pg_ddl_command) RETURNS boolean
     AS 'MODULE_PATHNAME', 'rgpd_changes_partitions' LANGUAGE C STRICT;
 COMMENT ON FUNCTION rgpd._changes_partitions(pg_ddl_command) IS
     'Whether a DDL command creates, attaches or detaches a partition, changes FORCE ROW LEVEL SECURITY or disables row-level security';
+-- the event trigger calls it as whoever runs the DDL
+REVOKE ALL ON FUNCTION rgpd._changes_partitions(pg_ddl_command) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._changes_partitions(pg_ddl_command) TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION rgpd._protect_new_partitions() RETURNS event_trigger
 LANGUAGE plpgsql

@@ -319,7 +319,7 @@ CREATE FUNCTION rgpd._follow_partitions() RETURNS event_trigger
 COMMENT ON FUNCTION rgpd._follow_partitions() IS
     'Puts the engine''s triggers on partitions created or attached under a registered table and records the rows they bring; records the rows a detached partition takes away';
 CREATE EVENT TRIGGER rgpd_follow_partitions ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'CREATE FOREIGN TABLE', 'ALTER TABLE')
+    WHEN TAG IN ('CREATE TABLE', 'CREATE FOREIGN TABLE', 'ALTER TABLE', 'CREATE SCHEMA')
     EXECUTE FUNCTION rgpd._follow_partitions();
 
 -- A dropped partition of a link table took its rows with it: the subject

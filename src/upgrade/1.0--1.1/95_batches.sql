@@ -130,7 +130,9 @@ SELECT coalesce(j.detail->>'run', 'sweep ' || j.id::text) AS run,
        CASE WHEN NOT bool_or(j.action = 'sweep') THEN 'running or interrupted'
             WHEN bool_or(j.action = 'sweep' AND j.detail->>'completed' = 'false') THEN 'stopped'
             ELSE 'completed' END AS state,
-       max(j.detail->'stopped'->>'message') FILTER (WHERE j.action = 'sweep') AS stopped_by
+       -- the SQLSTATE and PostgreSQL's condition, never an error's text
+       max(concat_ws(': ', j.detail->'stopped'->>'sqlstate', j.detail->'stopped'->>'condition'))
+           FILTER (WHERE j.action = 'sweep' AND j.detail ? 'stopped') AS stopped_by
   FROM rgpd.journal AS j
  WHERE j.action IN ('sweep', 'sweep_batch')
  GROUP BY 1;

@@ -576,6 +576,8 @@ BEGIN
     horizon := (first + make_interval(months => forecast.months) - interval '1 day')::date;
     FOR s IN SELECT x.subject FROM rgpd.subjects AS x ORDER BY x.subject::text LOOP
         CONTINUE WHEN NOT rgpd._readable(s);
+        -- months of due dates tell last contacts: for those who may read them
+        CONTINUE WHEN NOT has_column_privilege(s, 'last_contact', 'SELECT');
         RETURN QUERY
             WITH calendar AS (
                 SELECT (first + make_interval(months => g))::date AS month
