@@ -91,7 +91,7 @@ insert_index_entries(Relation rel, TupleTableSlot *slot)
  */
 bool
 rgpd_write_contact(Relation rel, RgpdSubject *sub, TupleTableSlot *slot, Snapshot snapshot,
-			  DateADT date, Oid *written_status)
+				   DateADT date, Oid *written_status)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *newslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);

@@ -29,7 +29,7 @@
 
 void
 rgpd_contact_add(ContactSet *set, int64 id, DateADT date, bool has_date,
-			bool arrival, bool locked)
+				 bool arrival, bool locked)
 {
 	if (set->n == set->size)
 	{
@@ -256,7 +256,7 @@ rgpd_collect_old_row(TupleTableSlot *slot, LinkSubject *ls, ContactSet *lower)
  */
 void
 rgpd_collect_updated_row(TupleTableSlot *oldslot, TupleTableSlot *newslot,
-					LinkSubject *ls, ContactSet *raise, ContactSet *lower)
+						 LinkSubject *ls, ContactSet *raise, ContactSet *lower)
 {
 	DateADT		olddate = 0,
 				newdate = 0;

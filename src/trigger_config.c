@@ -615,7 +615,7 @@ rgpd_trigger_info(TriggerData *trigdata, TriggerKind kind)
 
 void
 rgpd_check_trigger_protocol(FunctionCallInfo fcinfo, const char *name,
-					   bool before_row_ok)
+							bool before_row_ok)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
@@ -635,7 +635,7 @@ rgpd_check_trigger_protocol(FunctionCallInfo fcinfo, const char *name,
  */
 void
 rgpd_missing_transition_table(TriggerData *trigdata, const char *function,
-						 const char *which)
+							  const char *which)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
