@@ -238,7 +238,7 @@ raise_each(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 				write = isnull || DatumGetDateADT(lc) < c[k].date;
 			}
 			SPI_freetuptable(SPI_tuptable);
-			if (strcmp(status, RGPD_ANONYMISED) == 0)
+			if (rgpd_status_of_label(status) == RGPD_STATUS_ANONYMISED)
 			{
 				if (c[k].arrival)
 					out->anonymised[out->nanonymised++] = c[k].id;
@@ -323,9 +323,9 @@ raise_set(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 		char	   *status = SPI_getvalue(tup, desc, 2);
 		bool		raised = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 
-		if (strcmp(status, RGPD_ANONYMISED) == 0)
+		if (rgpd_status_of_label(status) == RGPD_STATUS_ANONYMISED)
 			out->anonymised[out->nanonymised++] = id;
-		else if (strcmp(status, RGPD_ARCHIVED) == 0 && raised)
+		else if (rgpd_status_of_label(status) == RGPD_STATUS_ARCHIVED && raised)
 			out->revived[out->nrevived++] = id;
 	}
 	SPI_freetuptable(SPI_tuptable);

@@ -263,7 +263,7 @@ rgpd_link_trigger(PG_FUNCTION_ARGS)
 				rgpd_collect_updated_row(oldr.slot, newr.slot, ls, &raise, &lower);
 			}
 			if (more_old != more_new)
-				elog(ERROR, "rgpd.link_trigger(): transition tables of different sizes");
+				elog(ERROR, "pericles_rgpd: rgpd.link_trigger(): transition tables of different sizes");
 			rgpd_reader_close(&oldr);
 			rgpd_reader_close(&newr);
 		}

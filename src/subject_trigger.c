@@ -74,8 +74,8 @@ guard_row(TriggerData *trigdata, TriggerInfo *info)
 		if (!isnull && DatumGetObjectId(status) != info->status_active)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("new rows of table \"%s\" must have rgpd_status 'active'",
-							RelationGetRelationName(rel)),
+					 errmsg("new rows of table %s must have rgpd_status 'active'",
+							rgpd_relname(RelationGetRelid(rel))),
 					 errhint("Insert the row as active, then use rgpd.archive().")));
 		day = created_day(info, newtup, desc, &isnull);
 		cols[0] = info->last_contact;
@@ -98,8 +98,8 @@ guard_row(TriggerData *trigdata, TriggerInfo *info)
 		if (isnull || DatumGetObjectId(status) != DatumGetObjectId(oldstatus))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("column \"rgpd_status\" of table \"%s\" can only be changed by pericles_rgpd",
-							RelationGetRelationName(rel)),
+					 errmsg("column \"rgpd_status\" of table %s can only be changed by pericles_rgpd",
+							rgpd_relname(RelationGetRelid(rel))),
 					 errhint("Use rgpd.archive(), rgpd.unarchive(), rgpd.optin() or rgpd.anonymise().")));
 
 		if (DatumGetObjectId(oldstatus) == info->status_anonymised)
@@ -116,8 +116,8 @@ guard_row(TriggerData *trigdata, TriggerInfo *info)
 				if (on != nn || (!on && !datumIsEqual(o, v, attr->attbyval, attr->attlen)))
 					ereport(ERROR,
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-							 errmsg("cannot write personal column \"%s\" of an anonymised row of table \"%s\"",
-									NameStr(attr->attname), RelationGetRelationName(rel)),
+							 errmsg("cannot write personal column \"%s\" of an anonymised row of table %s",
+									NameStr(attr->attname), rgpd_relname(RelationGetRelid(rel))),
 							 errdetail("Anonymisation is irreversible.")));
 			}
 		}

@@ -86,8 +86,8 @@ column_attnum(Relation rel, const char *name, Trigger *trigger)
 	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table \"%s\" named by trigger \"%s\" does not exist",
-						name, RelationGetRelationName(rel), trigger->tgname),
+				 errmsg("column \"%s\" of table %s named by trigger \"%s\" does not exist",
+						name, rgpd_relname(RelationGetRelid(rel)), trigger->tgname),
 				 errhint("Register the table again, or unregister it, after renaming or dropping a registered column.")));
 	return attnum;
 }
@@ -106,8 +106,8 @@ require_type(Relation rel, AttrNumber attnum, Oid *typid, bool date_kind,
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column \"%s\" of table \"%s\" named by trigger \"%s\" has type %s",
-						NameStr(attr->attname), RelationGetRelationName(rel),
+				 errmsg("column \"%s\" of table %s named by trigger \"%s\" has type %s",
+						NameStr(attr->attname), rgpd_relname(RelationGetRelid(rel)),
 						trigger->tgname, format_type_be(*typid)),
 				 errhint("Register the table again after changing the type of a registered column.")));
 }
@@ -136,8 +136,8 @@ bad_args(Trigger *trigger, Relation rel)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-			 errmsg("trigger \"%s\" on table \"%s\" has malformed arguments",
-					trigger->tgname, RelationGetRelationName(rel)),
+			 errmsg("trigger \"%s\" on table %s has malformed arguments",
+					trigger->tgname, rgpd_relname(RelationGetRelid(rel))),
 			 errhint("Triggers of pericles_rgpd are created by rgpd.register_subject() and rgpd.register_link().")));
 }
 
@@ -356,8 +356,8 @@ not_registered(Trigger *trigger, Relation rel, TriggerKind kind,
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-			 errmsg("trigger \"%s\" on table \"%s\" was not installed by pericles_rgpd registration",
-					trigger->tgname, RelationGetRelationName(rel)),
+			 errmsg("trigger \"%s\" on table %s was not installed by pericles_rgpd registration",
+					trigger->tgname, rgpd_relname(RelationGetRelid(rel))),
 			 errdetail("%s %s", kind == KIND_LINK ?
 					   "Function rgpd.link_trigger() runs only as the triggers rgpd.register_link() creates." :
 					   "Function rgpd.subject_trigger() runs only as the triggers rgpd.register_subject() creates.",
@@ -494,8 +494,8 @@ check_registered(Trigger *trigger, Relation rel, TriggerKind kind)
 								   1, fnargs, true)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension pericles_rgpd must be updated before trigger \"%s\" on table \"%s\" can run",
-						trigger->tgname, RelationGetRelationName(rel)),
+				 errmsg("extension pericles_rgpd must be updated before trigger \"%s\" on table %s can run",
+						trigger->tgname, rgpd_relname(RelationGetRelid(rel))),
 				 errhint("Run ALTER EXTENSION pericles_rgpd UPDATE.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -639,8 +639,8 @@ rgpd_missing_transition_table(TriggerData *trigdata, const char *function,
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-			 errmsg("trigger \"%s\" on table \"%s\" has no %s TABLE for function %s",
+			 errmsg("trigger \"%s\" on table %s has no %s TABLE for function %s",
 					trigdata->tg_trigger->tgname,
-					RelationGetRelationName(trigdata->tg_relation), which, function),
+					rgpd_relname(RelationGetRelid(trigdata->tg_relation)), which, function),
 			 errhint("Triggers of pericles_rgpd are created by rgpd.register_subject() and rgpd.register_link().")));
 }
