@@ -6,7 +6,7 @@
 #   BENCH_CLIENTS   subjects of the generated agency (default 1000000);
 #                   linked rows are 4 per subject
 #   BENCH_SECONDS   length of each pgbench run (default 15)
-#   BENCH_ONLY      run one section: contact, lifecycle, anonymise, consent,
+#   BENCH_ONLY      run one section: contact, update_paths, lifecycle, anonymise, consent,
 #                   erasure, batches, portfolio, retention
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,7 +56,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "pericles_rgpd benchmark: $CLIENTS subjects, $((4 * CLIENTS)) linked rows, $(nproc) cores"
 echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), fsync off, synchronous_commit off, autovacuum off"
 
-for section in contact lifecycle anonymise consent erasure batches portfolio retention; do
+for section in contact update_paths lifecycle anonymise consent erasure batches portfolio retention; do
 	if [ -z "$ONLY" ] || [ "$ONLY" = "$section" ]; then
 		[ -f "bench/$section.sh" ] && . "bench/$section.sh"
 	fi

@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 
 #include "pericles_rgpd.h"
+#include "contact_engine.h"
 
 PG_FUNCTION_INFO_V1(rgpd_archive);
 PG_FUNCTION_INFO_V1(rgpd_unarchive);
@@ -157,7 +158,6 @@ archived_before(RgpdSubject *sub, int64 *ids, int n, int *narchived)
 void
 rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n, const char *reason)
 {
-	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1];
 	int64	   *changed;
 	int			nchanged;
@@ -188,8 +188,7 @@ rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n, const char *reason)
 
 	nest = rgpd_pin_search_path();
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
-	rgpd_execute_plan(rgpd_subject_plan(sub, &sub->unarchive_fresh, "unarchive_fresh",
-										1, argtypes, 0),
+	rgpd_execute_plan(rgpd_subject_plan(sub, RGPD_STMT_UNARCHIVE_FRESH),
 					  values, NULL, sub->owner, true, 0);
 	changed = rgpd_spi_int64_column(&nchanged);
 	if (nchanged > 0)

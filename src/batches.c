@@ -37,6 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "pericles_rgpd.h"
+#include "recompute.h"
 
 PG_FUNCTION_INFO_V1(rgpd_sweep_batches);
 PG_FUNCTION_INFO_V1(rgpd_recompute_batches);

@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -116,15 +118,20 @@ rgpd_status_of_oid(Oid enumoid)
 	return status;
 }
 
-/* Qualified, quoted name of a table, for messages. */
+/*
+ * Qualified, quoted name of a table, for messages.  A temporary table is
+ * named in pg_temp, as it is written, not in the pg_temp_N of a backend.
+ */
 char *
 rgpd_relname(Oid relid)
 {
 	char	   *rel = get_rel_name(relid);
+	Oid			nsp;
 
 	if (rel == NULL)
 		return psprintf("%u", relid);
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
+	nsp = get_rel_namespace(relid);
+	return quote_qualified_identifier(isAnyTempNamespace(nsp) ? "pg_temp" : get_namespace_name(nsp), rel);
 }
 
 /* The owner of a registered table. */

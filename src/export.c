@@ -64,14 +64,14 @@ single_jsonb(bool *isnull)
  * owner a saved plan cannot tell the two apart (rgpd_gate_prepare()).
  */
 static void
-export_query(RgpdSubject *sub, SPIPlanPtr *slot, const char *what, Oid *argtypes,
+export_query(RgpdSubject *sub, RgpdStatementKind kind, Oid *argtypes,
 			 Datum *values, Oid reader, int flags)
 {
 	if (reader == sub->owner && flags == RGPD_GATE_NOFORCE_RLS)
-		rgpd_gate_execute(rgpd_subject_plan(sub, slot, what, 1, argtypes, 0),
+		rgpd_gate_execute(rgpd_subject_plan(sub, kind),
 						  NULL, 0, NULL, values, NULL, reader, flags, 0);
 	else
-		rgpd_gate_execute(NULL, rgpd_generated_sql(sub->relid, what, InvalidOid, NULL),
+		rgpd_gate_execute(NULL, rgpd_statement_sql(sub, kind),
 						  1, argtypes, values, NULL, reader, flags, 0);
 }
 
@@ -121,7 +121,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 
 	/* the record */
 	values[0] = Int64GetDatum(id);
-	export_query(sub, &sub->export_record, "export_record", argtypes, values, reader, flags);
+	export_query(sub, RGPD_STMT_EXPORT_RECORD, argtypes, values, reader, flags);
 	if (SPI_processed == 1)
 		status = rgpd_status_of_label(SPI_getvalue(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 2));
@@ -133,7 +133,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 						sub->relname, quote_identifier(sub->key_column), id)));
 
 	/* every linked row, by table and by the column that links it */
-	export_query(sub, &sub->export_links, "export_links", argtypes, values, reader, flags);
+	export_query(sub, RGPD_STMT_EXPORT_LINKS, argtypes, values, reader, flags);
 	links = single_jsonb(&isnull);
 
 	/* what pericles_rgpd itself holds: opt-ins, consents, journal… */

@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 
 #include "pericles_rgpd.h"
+#include "contact_engine.h"
 
 PG_FUNCTION_INFO_V1(rgpd_optin);
 
@@ -43,6 +44,7 @@ rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin, Datum at,
 	int64		event;
 	bool		isnull;
 	RgpdContact contact;
+	RgpdRaised	raised;
 	RgpdJson	detail;
 
 	locked = rgpd_read_subjects(sub, &id, 1, RGPD_READ_LOCK, at);
@@ -70,7 +72,9 @@ rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin, Datum at,
 	contact.has_date = true;
 	contact.arrival = false;
 	contact.locked = true;		/* locked FOR UPDATE above */
-	rgpd_raise_contacts(sub, &contact, 1, InvalidOid, "optin");
+	rgpd_raise_contacts(sub, &contact, 1, &raised);
+	if (raised.nrevived > 0)
+		rgpd_unarchive_fresh(sub, raised.revived, raised.nrevived, "optin");
 	if (locked->status[0] == RGPD_STATUS_ARCHIVED)
 		rgpd_unarchive_ids(sub, &id, 1, "optin");
 

@@ -54,6 +54,8 @@
 #include "utils/syscache.h"
 
 #include "pericles_rgpd.h"
+#include "link_trigger.h"
+#include "recompute.h"
 
 PG_FUNCTION_INFO_V1(rgpd_follow_partitions);
 PG_FUNCTION_INFO_V1(rgpd_partitions_dropped);

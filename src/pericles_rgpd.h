@@ -132,6 +132,8 @@ extern void rgpd_check_as_of(DateADT as_of);
 
 /* ---- the per-subject cache (subject_cache.c) ---- */
 
+#include "subject_statements.h"
+
 typedef struct RgpdSubject
 {
 	Oid			relid;			/* hash key: the subject table */
@@ -153,24 +155,13 @@ typedef struct RgpdSubject
 								 * executor (see subject_cache.c) */
 	int			nlinks;
 	Oid		   *links;			/* every registered link table */
-	/* saved plans, prepared on first use */
-	SPIPlanPtr	raise_one;
-	SPIPlanPtr	lock_one;
-	SPIPlanPtr	status_one;
-	SPIPlanPtr	raise_bulk;
-	SPIPlanPtr	raise_bulk_locked;
-	SPIPlanPtr	lock_lower;
-	SPIPlanPtr	recompute_ids;
-	SPIPlanPtr	unarchive_fresh;
-	SPIPlanPtr	export_record;
-	SPIPlanPtr	export_links;
+	/* saved plans by statement kind, prepared on first use */
+	SPIPlanPtr	plans[RGPD_STMT_COUNT];
 } RgpdSubject;
 
 extern RgpdSubject *rgpd_subject(Oid relid, bool missing_ok);
 extern Oid *rgpd_registered_subjects(int *n);
-extern SPIPlanPtr rgpd_subject_plan(RgpdSubject *sub, SPIPlanPtr *slot,
-									const char *what, int nargs, Oid *argtypes,
-									int cursor_options);
+extern SPIPlanPtr rgpd_subject_plan(RgpdSubject *sub, RgpdStatementKind kind);
 extern void rgpd_cache_init(void);
 extern void rgpd_cache_collect_garbage(void);
 extern void rgpd_cache_forget_plan_later(SPIPlanPtr plan);
@@ -187,32 +178,11 @@ extern int	rgpd_caller_visible(RgpdSubject *sub, int64 *ids, int n, int flags);
 extern bool rgpd_foreign_policies(Oid relid);
 extern bool rgpd_caller_trusts(Oid relid);
 
-/* invalidation of the link-trigger cache (last_contact.c) */
-extern void rgpd_link_cache_invalidate(Oid relid);
-
-/* ---- the contact engine (last_contact.c) ---- */
-
 /*
- * A subject id with a contact date (or none: has_date false).  arrival:
- * personal data for it arrived with the row, so an anonymised subject must
- * be noticed; locked: this transaction already holds a lock on the subject
- * row that keeps lowerings out (a foreign-key check took FOR KEY SHARE).
+ * The contact engine and its triggers have a header per module:
+ * trigger_config.h, transition_rows.h, contact_engine.h, direct_write.h,
+ * recompute.h, link_trigger.h.
  */
-typedef struct RgpdContact
-{
-	int64		id;
-	DateADT		date;
-	bool		has_date;
-	bool		arrival;
-	bool		locked;
-} RgpdContact;
-
-extern void rgpd_raise_contacts(RgpdSubject *sub, RgpdContact *contacts, int n,
-								Oid link, const char *reason);
-extern void rgpd_lower_contacts(RgpdSubject *sub, RgpdContact *contacts, int n);
-extern int64 rgpd_recompute_ids(RgpdSubject *sub, int64 *ids, int n);
-extern int64 rgpd_recompute_subject(RgpdSubject *sub);
-extern void rgpd_partition_link_rows(Oid link, Oid part, bool joined);
 
 /* ---- archive (archive.c) and opt-in (optin.c) ---- */
 extern int64 rgpd_mark_links(RgpdSubject *sub, int64 *ids, int n, bool archived);

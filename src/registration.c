@@ -25,6 +25,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -33,6 +35,7 @@
 
 PG_FUNCTION_INFO_V1(rgpd_check_accepts);
 PG_FUNCTION_INFO_V1(rgpd_mark_link_rows);
+PG_FUNCTION_INFO_V1(rgpd_count_infinite_dates);
 
 /*
  * The owner of tbl, provided the caller holds that owner's privileges (the
@@ -153,4 +156,54 @@ rgpd_mark_link_rows(PG_FUNCTION_ARGS)
 	marked = rgpd_mark_links(sub, ids, n, true);
 	SPI_finish();
 	PG_RETURN_INT64(marked);
+}
+
+/*
+ * rgpd._count_infinite_dates(link regclass, subject_columns name[],
+ * date_columns name[]) RETURNS bigint: rows of link that point at a
+ * subject and hold 'infinity' or '-infinity' in a date column, counted as
+ * the owner of link.  The link trigger refuses such rows (22008);
+ * registration refuses a link that already holds some.
+ */
+Datum
+rgpd_count_infinite_dates(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ArrayType  *subjects = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *dates = PG_GETARG_ARRAYTYPE_P(2);
+	Oid			owner = owner_for_caller(relid);
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	StringInfoData sql;
+	bool		isnull;
+	int64		count;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM %s AS l WHERE (",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												get_rel_name(relid)));
+	deconstruct_array(subjects, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &nulls, &n);
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "%sl.%s IS NOT NULL", i > 0 ? " OR " : "",
+						 quote_identifier(NameStr(*DatumGetName(names[i]))));
+	if (n == 0)
+		appendStringInfoString(&sql, "false");
+	appendStringInfoString(&sql, ") AND (");
+	deconstruct_array(dates, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &nulls, &n);
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "%sNOT pg_catalog.isfinite(l.%s)", i > 0 ? " OR " : "",
+						 quote_identifier(NameStr(*DatumGetName(names[i]))));
+	if (n == 0)
+		appendStringInfoString(&sql, "false");
+	appendStringInfoChar(&sql, ')');
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	rgpd_gate_execute(NULL, sql.data, 0, NULL, NULL, NULL, owner,
+					  RGPD_GATE_NOFORCE_RLS | RGPD_GATE_READ_ONLY, 1);
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT64(count);
 }

@@ -18,12 +18,14 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/objectaddress.h"
+#include "access/transam.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/value.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
@@ -39,6 +41,7 @@
 #include "utils/syscache.h"
 
 #include "pericles_rgpd.h"
+#include "trigger_config.h"
 
 PG_FUNCTION_INFO_V1(rgpd_invalidate);
 
@@ -63,6 +66,7 @@ typedef struct SubjectEntry
 
 static void invalidate_entry(SubjectEntry *entry);
 static bool direct_write_is_safe(RgpdSubject *sub, Relation rel);
+static Oid	index_am(Oid indexoid);
 static Oid	get_func_oid_by_name(const char *name);
 static void subject_relcache_callback(Datum arg pg_attribute_unused(), Oid relid);
 static void fill_entry(SubjectEntry *entry);
@@ -114,20 +118,13 @@ invalidate_entry(SubjectEntry *entry)
 	RgpdSubject *sub = &entry->sub;
 	MemoryContext old;
 
-	rgpd_cache_forget_plan_later(sub->raise_one);
-	rgpd_cache_forget_plan_later(sub->lock_one);
-	rgpd_cache_forget_plan_later(sub->status_one);
-	rgpd_cache_forget_plan_later(sub->raise_bulk);
-	rgpd_cache_forget_plan_later(sub->raise_bulk_locked);
-	rgpd_cache_forget_plan_later(sub->lock_lower);
-	rgpd_cache_forget_plan_later(sub->recompute_ids);
-	rgpd_cache_forget_plan_later(sub->unarchive_fresh);
-	rgpd_cache_forget_plan_later(sub->export_record);
-	rgpd_cache_forget_plan_later(sub->export_links);
-	sub->raise_one = sub->lock_one = sub->status_one = NULL;
-	sub->raise_bulk = sub->raise_bulk_locked = sub->lock_lower = NULL;
-	sub->recompute_ids = sub->unarchive_fresh = NULL;
-	sub->export_record = sub->export_links = NULL;
+	int			kind;
+
+	for (kind = 0; kind < RGPD_STMT_COUNT; kind++)
+	{
+		rgpd_cache_forget_plan_later(sub->plans[kind]);
+		sub->plans[kind] = NULL;
+	}
 	if (entry->mcxt)
 	{
 		old = MemoryContextSwitchTo(TopMemoryContext);
@@ -165,14 +162,109 @@ subject_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 	}
 }
 
+/* A function that is not built in: code someone other than PostgreSQL wrote. */
+static bool
+not_builtin_function(Oid func, void *context pg_attribute_unused())
+{
+	return func >= FirstNormalObjectId;
+}
+
+/* Does an expression call anything but built-in functions? */
+static bool
+calls_owner_code(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, not_builtin_function, context))
+		return true;
+	return expression_tree_walker(node, calls_owner_code, context);
+}
+
+/* The expressions or the predicate of an index, from its pg_index row. */
+static Node *
+index_node(HeapTuple itup, int attnum)
+{
+	bool		isnull;
+	Datum		d = SysCacheGetAttr(INDEXRELID, itup, attnum, &isnull);
+
+	return isnull ? NULL : (Node *) stringToNode(TextDatumGetCString(d));
+}
+
+/* A key type whose operator classes run only PostgreSQL's own code. */
+static bool
+builtin_key_type(Oid type)
+{
+	type = getBaseType(type);
+	return type < FirstNormalObjectId || type_is_enum(type);
+}
+
+/*
+ * Does inserting an entry into this index run only PostgreSQL's own code?
+ * Not when its expressions or predicate call a function that is not built
+ * in (the table owner's, say), when its access method or an operator class
+ * is not built in, or when a key is of a type that is not built in (a
+ * range type's subtype_diff is owner code a GiST insertion calls); nor
+ * when it needs a deferred or exclusion check.  Registration's own partial
+ * indexes (WHERE rgpd_status <> 'anonymised') pass.
+ */
+static bool
+index_runs_no_owner_code(Relation rel, Oid indexoid)
+{
+	HeapTuple	itup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	Form_pg_index index;
+	bool		isnull;
+	Datum		d;
+	oidvector  *opclasses;
+	List	   *exprs;
+	ListCell   *next;
+	bool		safe;
+	int			i;
+
+	if (!HeapTupleIsValid(itup))
+		return false;
+	index = (Form_pg_index) GETSTRUCT(itup);
+	exprs = (List *) index_node(itup, Anum_pg_index_indexprs);
+	safe = index->indimmediate && !index->indisexclusion &&
+		index_am(indexoid) < FirstNormalObjectId &&
+		!calls_owner_code((Node *) exprs, NULL) &&
+		!calls_owner_code(index_node(itup, Anum_pg_index_indpred), NULL);
+	d = SysCacheGetAttr(INDEXRELID, itup, Anum_pg_index_indclass, &isnull);
+	opclasses = isnull ? NULL : (oidvector *) DatumGetPointer(d);
+	next = list_head(exprs);
+	for (i = 0; safe && i < index->indnkeyatts; i++)
+	{
+		AttrNumber	att = index->indkey.values[i];
+		Oid			type = InvalidOid;
+
+		if (opclasses == NULL || opclasses->values[i] >= FirstNormalObjectId)
+			safe = false;
+		else if (att > 0)
+			type = TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid;
+		else if (next != NULL)
+		{
+			type = exprType((Node *) lfirst(next));
+			next = lnext(exprs, next);
+		}
+		else
+			safe = false;
+		if (safe)
+			safe = builtin_key_type(type);
+	}
+	ReleaseSysCache(itup);
+	return safe;
+}
+
 /*
  * May the contact engine write last_contact with table_tuple_update()
- * rather than an UPDATE statement?  Only when that is the same thing: no
- * UPDATE trigger would fire but ours (PostgreSQL's own referential-
- * integrity triggers fire only when a key changes, and ours never does),
- * no stored generated column could depend on the columns written, no
- * CHECK constraint reads them, and no index needs a deferred or exclusion
- * check when a non-HOT update adds its entries.
+ * rather than an UPDATE statement?  Only when that is the same thing and
+ * runs no code the table owner controls, since it runs as the role that
+ * wrote the link row, outside the owner gate: no UPDATE trigger would fire
+ * but ours (PostgreSQL's own referential-integrity triggers fire only when
+ * a key changes, and ours never does), no stored generated column could
+ * depend on the columns written, no CHECK constraint reads them, and every
+ * index a non-HOT update adds an entry to runs only PostgreSQL's own code
+ * (index_runs_no_owner_code).  Otherwise the saved UPDATE runs, as the
+ * owner, through the gate.
  */
 static bool
 direct_write_is_safe(RgpdSubject *sub, Relation rel)
@@ -207,15 +299,7 @@ direct_write_is_safe(RgpdSubject *sub, Relation rel)
 	}
 	foreach(lc, RelationGetIndexList(rel))
 	{
-		HeapTuple	itup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-		bool		plain;
-
-		if (!HeapTupleIsValid(itup))
-			return false;
-		plain = ((Form_pg_index) GETSTRUCT(itup))->indimmediate &&
-			!((Form_pg_index) GETSTRUCT(itup))->indisexclusion;
-		ReleaseSysCache(itup);
-		if (!plain)
+		if (!index_runs_no_owner_code(rel, lfirst_oid(lc)))
 			return false;
 	}
 	return true;
@@ -466,21 +550,19 @@ rgpd_registered_subjects(int *n)
  * rgpd_gate_prepare()).
  */
 SPIPlanPtr
-rgpd_subject_plan(RgpdSubject *sub, SPIPlanPtr *slot, const char *what,
-				  int nargs, Oid *argtypes, int cursor_options)
+rgpd_subject_plan(RgpdSubject *sub, RgpdStatementKind kind)
 {
+	const RgpdStatement *st = rgpd_statement(kind);
 	char	   *sql;
 	SPIPlanPtr	plan;
 
-	if (*slot)
-		return *slot;
-	sql = rgpd_generated_sql(sub->relid, what, InvalidOid, NULL);
-	if (sql == NULL)
-		elog(ERROR, "pericles_rgpd: no statement \"%s\" for %s", what, sub->relname);
-	plan = rgpd_gate_prepare(sql, nargs, argtypes, cursor_options, sub->owner,
-							 RGPD_GATE_NOFORCE_RLS);
+	if (sub->plans[kind])
+		return sub->plans[kind];
+	sql = rgpd_statement_sql(sub, kind);
+	plan = rgpd_gate_prepare(sql, st->nargs, (Oid *) st->argtypes, st->cursor_options,
+							 sub->owner, RGPD_GATE_NOFORCE_RLS);
 	pfree(sql);
-	*slot = plan;
+	sub->plans[kind] = plan;
 	return plan;
 }
 

@@ -524,6 +524,7 @@ BEGIN
     IF excludes_when IS NOT NULL THEN
         predicate := rgpd._normalize_predicate(p_link, excludes_when);
     END IF;
+    PERFORM rgpd._require_finite_dates(p_link, subject_columns, date_columns);  -- 1.1
 
     -- the engine reads the link as the owner of the subject table
     SELECT c2.relowner, c2.relrowsecurity INTO link_owner, link_rls FROM pg_class AS c2 WHERE c2.oid = p_link;
