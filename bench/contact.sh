@@ -129,16 +129,7 @@ if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; t
 	as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null
 	# instructions INPUT VARIANT: the whole single-user session on INPUT
 	instructions() {
-		local out="$CLUSTER_DIR/callgrind.out"
-		rm -f "$out"
-		chmod 644 "$1"
-		as_pg valgrind --tool=callgrind --callgrind-out-file="$out" \
-			"$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" \
-			-c shared_preload_libraries= bench <"$1" >/dev/null 2>&1
-		# back to the state before the stream, outside valgrind
-		echo "ALTER TABLE bench.offers DISABLE TRIGGER USER; DELETE FROM bench.offers WHERE created < '2016-01-01' OR created >= '2050-01-01'; ALTER TABLE bench.clients ENABLE TRIGGER rgpd_subject_guard; SELECT rgpd.recompute('bench.clients');" |
-			as_pg "$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" -c shared_preload_libraries= bench >/dev/null 2>&1
-		callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+		callgrind_session "$1" "ALTER TABLE bench.offers DISABLE TRIGGER USER; DELETE FROM bench.offers WHERE created < '2016-01-01' OR created >= '2050-01-01'; ALTER TABLE bench.clients ENABLE TRIGGER rgpd_subject_guard; SELECT rgpd.recompute('bench.clients');"
 	}
 	declare -A ir
 	for stream in newer older; do

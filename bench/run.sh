@@ -53,6 +53,21 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
+# callgrind_session INPUT RESET_SQL: the instructions of a single-user
+# session of the stopped cluster reading INPUT (each line its own
+# transaction, as an application sends them), then RESET_SQL run outside
+# valgrind to put the database back as it was
+callgrind_session() {
+	local out="$CLUSTER_DIR/callgrind.out"
+	rm -f "$out"
+	chmod 644 "$1"
+	as_pg valgrind --tool=callgrind --callgrind-out-file="$out" \
+		"$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" \
+		-c shared_preload_libraries= bench <"$1" >/dev/null 2>&1
+	echo "$2" | as_pg "$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" -c shared_preload_libraries= bench >/dev/null 2>&1
+	callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+}
+
 echo "pericles_rgpd benchmark: $CLIENTS subjects, $((4 * CLIENTS)) linked rows, $(nproc) cores"
 echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), fsync off, synchronous_commit off, autovacuum off"
 

@@ -37,15 +37,7 @@ up_variant_sql() {
 # up_instructions INPUT: instructions of a single-user session reading INPUT,
 # then the database put back as it was, outside valgrind
 up_instructions() {
-	local out="$CLUSTER_DIR/callgrind.out"
-	rm -f "$out"
-	chmod 644 "$1"
-	as_pg valgrind --tool=callgrind --callgrind-out-file="$out" \
-		"$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" \
-		-c shared_preload_libraries= bench <"$1" >/dev/null 2>&1
-	echo "ALTER TABLE bench.offers DISABLE TRIGGER USER; DELETE FROM bench.offers WHERE created >= '2050-01-01' OR created < '2005-01-02'; ALTER TABLE bench.clients ENABLE TRIGGER rgpd_subject_guard; SELECT rgpd.recompute('bench.clients');" |
-		as_pg "$PGBIN/postgres" --single -D "$CLUSTER_DIR/data" -c shared_preload_libraries= bench >/dev/null 2>&1
-	callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+	callgrind_session "$1" "ALTER TABLE bench.offers DISABLE TRIGGER USER; DELETE FROM bench.offers WHERE created >= '2050-01-01' OR created < '2005-01-02'; ALTER TABLE bench.clients ENABLE TRIGGER rgpd_subject_guard; SELECT rgpd.recompute('bench.clients');"
 }
 # up_per_insert VARIANT: instructions per INSERT of the stream
 up_per_insert() {

@@ -121,7 +121,8 @@ due_fetch(void *arg)
 
 	a->sub = rgpd_subject(a->relid, false);
 	values[0] = DateADTGetDatum(a->as_of);
-	sql = rgpd_generated_sql(a->relid, psprintf("due_%s", a->action), InvalidOid, NULL);
+	sql = rgpd_generated_sql(a->relid, strcmp(a->action, "archive") == 0 ? "due_archive" : "due_anonymise",
+							 InvalidOid, NULL);
 	if (a->negotiator)
 	{
 		values[1] = CStringGetTextDatum(a->negotiator);

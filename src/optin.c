@@ -24,6 +24,21 @@
 PG_FUNCTION_INFO_V1(rgpd_optin);
 
 /*
+ * The origin of an opt-in (where the answer came from), for both kinds of
+ * opt-in: bounded like every stored text, and not empty.
+ */
+void
+rgpd_check_optin_origin(const char *origin)
+{
+	rgpd_check_text_length(origin, "origin of an opt-in");
+	if (origin[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("origin of an opt-in must not be empty"),
+				 errhint("Say where the answer came from, e.g. 'reconsent-email-2026-11'.")));
+}
+
+/*
  * Record an opt-in of one subject row (SPI connected, search_path pinned),
  * with the current user's rights: the event kept as proof, the contact,
  * out of the archive whatever the dates, the recontact task for the
@@ -128,13 +143,8 @@ rgpd_optin(PG_FUNCTION_ARGS)
 	id = PG_GETARG_INT64(1);
 	origin = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	at = PG_GETARG_DATUM(3);
-	rgpd_check_text_length(origin, "origin of an opt-in");
+	rgpd_check_optin_origin(origin);
 	rgpd_check_event_time(at, "an opt-in");
-	if (origin[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("origin of an opt-in must not be empty"),
-				 errhint("Say where the answer came from, e.g. 'reconsent-email-2026-11'.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");

@@ -362,12 +362,7 @@ rgpd_optin_by_token(PG_FUNCTION_ARGS)
 	int			nest;
 	int64		event;
 
-	rgpd_check_text_length(origin, "origin of an opt-in");
-	if (origin[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("origin of an opt-in must not be empty"),
-				 errhint("Say where the answer came from, e.g. 'reconsent-email-2026-11'.")));
+	rgpd_check_optin_origin(origin);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");

@@ -54,6 +54,7 @@
 #include "utils/syscache.h"
 
 #include "pericles_rgpd.h"
+#include "transition_rows.h"
 #include "link_trigger.h"
 #include "recompute.h"
 
@@ -131,23 +132,6 @@ run_sync(const char *fn, Oid part)
 	pfree(sql);
 }
 
-static int64
-key_of(Datum d, Oid typid)
-{
-	switch (typid)
-	{
-		case INT2OID:
-			return DatumGetInt16(d);
-		case INT4OID:
-			return DatumGetInt32(d);
-		case INT8OID:
-			return DatumGetInt64(d);
-		default:
-			elog(ERROR, "pericles_rgpd: unsupported key type %u", typid);
-	}
-	return 0;					/* keep compiler quiet */
-}
-
 /*
  * Subject rows attached with a partition arrive with whatever
  * last_contact they had: recompute them from their contacts.
@@ -194,7 +178,7 @@ subject_rows_joined(Oid subject, Oid part)
 				size *= 2;
 				keys = repalloc_huge(keys, sizeof(int64) * size);
 			}
-			keys[n++] = key_of(d, keytype);
+			keys[n++] = rgpd_key_value(d, keytype);
 			CHECK_FOR_INTERRUPTS();
 		}
 		table_endscan(scan);

@@ -190,6 +190,7 @@ extern void rgpd_unarchive_ids(RgpdSubject *sub, int64 *ids, int n,
 							   const char *reason);
 extern void rgpd_unarchive_fresh(RgpdSubject *sub, int64 *ids, int n,
 								 const char *reason);
+extern void rgpd_check_optin_origin(const char *origin);
 extern int64 rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin,
 							   Datum at, const char *token_id, const char *caller);
 

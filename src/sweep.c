@@ -40,7 +40,8 @@ rgpd_due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n)
 {
 	Oid			argtypes[1] = {DATEOID};
 	Datum		values[1];
-	char	   *due = rgpd_generated_sql(sub->relid, psprintf("due_%s", action),
+	char	   *due = rgpd_generated_sql(sub->relid,
+										 strcmp(action, "archive") == 0 ? "due_archive" : "due_anonymise",
 										 InvalidOid, NULL);
 	int64	   *ids;
 
