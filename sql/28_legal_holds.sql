@@ -33,6 +33,9 @@ SELECT try($$SELECT rgpd.hold('lh.clients', 1, 'claim')$$);
 SET client_min_messages = warning;
 SELECT try($$SELECT rgpd.hold('lh.clients', 1, 'claim')$$);
 SELECT try($$SELECT rgpd.release('lh.clients', 1, 'done')$$);
+-- nor write the holds directly
+SELECT try($$INSERT INTO rgpd.holds (subject, subject_id, reason, held_by) VALUES ('lh.clients', 1, 'x', 'x')$$);
+SELECT try($$DELETE FROM rgpd.holds$$);
 
 \c - regress_manager
 SET client_min_messages = warning;

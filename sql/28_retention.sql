@@ -42,6 +42,10 @@ SELECT try($$SELECT rgpd.set_retention('ret.invoices', 'issued', keep => '10 yea
 SET client_min_messages = warning;
 SELECT try($$SELECT rgpd.set_retention('ret.invoices', 'issued', keep => '10 years')$$);
 SELECT try($$SELECT rgpd.purge('ret.appointments')$$);
+-- nor around the check: the internal writer and the tables are closed
+SELECT try($$SELECT rgpd._set_retention('regress_agent', 'ret.invoices', 'issued', '1 day', NULL, 'erase', NULL)$$);
+SELECT try($$INSERT INTO rgpd.retention (link, date_column, keep, set_by) VALUES ('ret.invoices', 'issued', '1 day', 'x')$$);
+SELECT try($$DELETE FROM rgpd.retained_rows$$);
 
 \c - regress_manager
 SET client_min_messages = warning;
