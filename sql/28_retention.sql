@@ -205,6 +205,15 @@ SELECT rgpd.unarchive('ret.clients', 6) AS unarchived;
 SELECT id, caller_name, note FROM calls WHERE id = 202;
 -- a second run has nothing left to purge
 SELECT rgpd.purge('ret.calls') AS purged_again, rgpd.purge('ret.appointments') AS deleted_again;
+-- as rgpd.anonymise, rgpd.purge needs the right to read what it erases
+\c - regress_owner
+REVOKE SELECT ON ret.calls FROM regress_manager;
+\c - regress_manager
+SELECT try($$SELECT rgpd.purge('ret.calls')$$);
+\c - regress_owner
+GRANT SELECT ON ret.calls TO regress_manager;
+\c - regress_manager
+SET client_min_messages = warning;
 SELECT action, detail ->> 'rows' AS rows, detail ->> 'purge' AS purge FROM rgpd.journal
  WHERE action IN ('purge', 'retention_expired')
    AND subject IN ('ret.appointments'::regclass, 'ret.calls'::regclass, 'ret.invoices'::regclass) ORDER BY id;

@@ -768,6 +768,8 @@ rgpd_purge(PG_FUNCTION_ARGS)
 				 errdetail("A purge as of a later day would erase rows before their time.")));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	/* as rgpd.anonymise: the caller reads what it erases */
+	rgpd_caller_reads_all(link, "purge");
 	nest = rgpd_pin_search_path();
 	rules = read_rules(InvalidOid, link, &nrules);
 	if (nrules == 0 || !rules[0].has_purge)
