@@ -86,7 +86,8 @@ REVOKE ALL ON FUNCTION rgpd.rotate_optin_secret() FROM PUBLIC;
  *
  * rgpd._sql is replaced for the statements 'due_archive' and
  * 'due_anonymise' alone, which return the negotiator (as text) in a new
- * last column; every other statement is as in 50_contacts.sql.
+ * last column; every other statement is as in 50_contacts.sql, but for
+ * the contact engine's, which are built in C (src/subject_statements.c).
  */
 CREATE OR REPLACE FUNCTION rgpd._sql(p_subject regclass, what text,
                           p_link regclass DEFAULT NULL, p_col name DEFAULT NULL)
@@ -149,88 +150,9 @@ BEGIN
             '        OR s.rgpd_contact_floor OPERATOR(pg_catalog.>) v.lc)',
             rel, k, 'anonymised', rgpd._differs('s.last_contact', 'v.lc'));
 
-    ELSIF what = 'raise' THEN
-        -- $1 bigint[] sorted ids, $2 date[] their dates (NULL: status check only).
-        -- l locks each subject FOR KEY SHARE and reads its latest version
-        -- (after waiting for a transaction that lowered it); the UPDATE
-        -- decides on those values, not on its own snapshot's, and takes
-        -- GREATEST with the row it finally writes (re-read by EvalPlanQual
-        -- if another contact raised it meanwhile).  The status returned
-        -- for a subject written is that of the row written (1.1): the
-        -- sweep archives under a lock FOR KEY SHARE does not wait for, so
-        -- l may have read active a row the UPDATE then finds archived.
-        RETURN format(
-            'WITH l AS MATERIALIZED ('
-            '  SELECT CAST(s.%1$s AS pg_catalog.int8) AS id, s.rgpd_status AS st,'
-            '         s.last_contact AS lc, v.d'
-            '    FROM %2$s AS s'
-            '    JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),'
-            '                    pg_catalog.unnest($2::pg_catalog.date[])) AS v(id, d)'
-            '      ON s.%1$s OPERATOR(pg_catalog.=) v.id'
-            '     FOR KEY SHARE OF s),'
-            ' u AS ('
-            '  UPDATE %2$s AS s SET last_contact = GREATEST(s.last_contact, l.d),'
-            '         rgpd_contact_floor = COALESCE(s.rgpd_contact_floor, l.d)'
-            '    FROM l'
-            '   WHERE s.%1$s OPERATOR(pg_catalog.=) l.id AND l.d IS NOT NULL'
-            '     AND (l.lc IS NULL OR l.lc OPERATOR(pg_catalog.<) l.d)'
-            '     AND l.st OPERATOR(pg_catalog.<>) %3$L::rgpd.status'
-            '     AND s.rgpd_status OPERATOR(pg_catalog.<>) %3$L::rgpd.status'
-            '  RETURNING CAST(s.%1$s AS pg_catalog.int8) AS id, s.rgpd_status AS st)'
-            ' SELECT l.id, CAST(COALESCE(u.st, l.st) AS pg_catalog.text), u.id IS NOT NULL'
-            '   FROM l LEFT JOIN u ON u.id OPERATOR(pg_catalog.=) l.id'
-            '  WHERE COALESCE(u.st, l.st) OPERATOR(pg_catalog.<>) %4$L::rgpd.status',
-            k, rel, 'anonymised', 'active');
-
-    ELSIF what = 'raise_locked' THEN
-        -- the same as 'raise', for rows this transaction already holds (their
-        -- foreign key's check locked them): a plain conditional UPDATE,
-        -- re-checked on the latest version of a row another contact raised
-        RETURN format(
-            'WITH u AS ('
-            '  UPDATE %2$s AS s SET last_contact = v.d,'
-            '         rgpd_contact_floor = COALESCE(s.rgpd_contact_floor, v.d)'
-            '    FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),'
-            '                    pg_catalog.unnest($2::pg_catalog.date[])) AS v(id, d)'
-            '   WHERE s.%1$s OPERATOR(pg_catalog.=) v.id AND v.d IS NOT NULL'
-            '     AND (s.last_contact IS NULL OR s.last_contact OPERATOR(pg_catalog.<) v.d)'
-            '     AND s.rgpd_status OPERATOR(pg_catalog.<>) %3$L::rgpd.status'
-            '  RETURNING CAST(s.%1$s AS pg_catalog.int8) AS id, s.rgpd_status AS st)'
-            ' SELECT u.id, CAST(u.st AS pg_catalog.text), true FROM u'
-            '  WHERE u.st OPERATOR(pg_catalog.<>) %4$L::rgpd.status',
-            k, rel, 'anonymised', 'active');
-
-    ELSIF what = 'raise_one' THEN
-        -- $1 bigint id, $2 date: one subject; returns its status if written
-        -- (that of the row written, which the caller decides on)
-        RETURN format(
-            'UPDATE %2$s AS s SET last_contact = $2,'
-            '       rgpd_contact_floor = COALESCE(s.rgpd_contact_floor, $2)'
-            ' WHERE s.%1$s OPERATOR(pg_catalog.=) $1'
-            '   AND (s.last_contact IS NULL OR s.last_contact OPERATOR(pg_catalog.<) $2)'
-            '   AND s.rgpd_status OPERATOR(pg_catalog.<>) %3$L::rgpd.status'
-            ' RETURNING CAST(s.rgpd_status AS pg_catalog.text)',
-            k, rel, 'anonymised');
-
-    ELSIF what = 'lock_one' THEN
-        -- $1 bigint id: lock one subject against lowerings, read it
-        RETURN format(
-            'SELECT s.last_contact, CAST(s.rgpd_status AS pg_catalog.text) FROM %2$s AS s'
-            ' WHERE s.%1$s OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF s',
-            k, rel);
-
-    ELSIF what = 'status_one' THEN
-        RETURN format(
-            'SELECT CAST(s.rgpd_status AS pg_catalog.text) FROM %2$s AS s'
-            ' WHERE s.%1$s OPERATOR(pg_catalog.=) $1',
-            k, rel);
-
-    ELSIF what = 'lock_lower' THEN
-        RETURN format(
-            'SELECT CAST(s.%1$s AS pg_catalog.int8) AS id, s.last_contact FROM %2$s AS s'
-            ' WHERE %3$s AND s.rgpd_status OPERATOR(pg_catalog.<>) %4$L::rgpd.status'
-            ' ORDER BY 1 FOR UPDATE OF s',
-            k, rel, rgpd._in_ids('s', s.key_column), 'anonymised');
+    -- 'raise', 'raise_locked', 'raise_one', 'lock_one', 'status_one' and
+    -- 'lock_lower', the contact engine's statements, are built in C since
+    -- 1.1 (src/subject_statements.c, beside what each $n means)
 
     ELSIF what IN ('lock_status', 'peek_status') THEN
         -- $1 ids; $2 timestamptz (the day of it, in the subject's zone)
