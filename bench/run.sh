@@ -7,7 +7,7 @@
 #                   linked rows are 4 per subject
 #   BENCH_SECONDS   length of each pgbench run (default 15)
 #   BENCH_ONLY      run one section: contact, update_paths, lifecycle, anonymise, consent,
-#                   erasure, batches, portfolio
+#                   erasure, batches, portfolio, retention
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -71,7 +71,7 @@ callgrind_session() {
 echo "pericles_rgpd benchmark: $CLIENTS subjects, $((4 * CLIENTS)) linked rows, $(nproc) cores"
 echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), fsync off, synchronous_commit off, autovacuum off"
 
-for section in contact update_paths lifecycle anonymise consent erasure batches portfolio; do
+for section in contact update_paths lifecycle anonymise consent erasure batches portfolio retention; do
 	if [ -z "$ONLY" ] || [ "$ONLY" = "$section" ]; then
 		[ -f "bench/$section.sh" ] && . "bench/$section.sh"
 	fi

@@ -106,6 +106,15 @@ SELECT rgpd.set_consent('crm.clients', 101, 'sms offers', true, 'agency', '2024-
 -- Dubois archived: his names leave the offers for rgpd.archived_values;
 -- Petit forgotten
 SELECT rgpd.archive('crm.clients', 3) AS archived;
+-- a retention rule (offers kept 10 years) and a legal hold on Martin
+SELECT rgpd.set_retention('crm.offers', 'created', keep => '10 years', basis => 'L123-22');
+SELECT rgpd.hold('crm.clients', 1, 'claim 2026/114');
+-- Petit's last invoice-like offer is kept when he is forgotten below
+\c - regress_owner
+SET client_min_messages = warning;
+INSERT INTO crm.offers VALUES (90, 102, 'Petit', NULL, NULL, 'sale', '2024-05-01');
+\c - regress_manager
+SET client_min_messages = warning;
 SELECT rgpd.forget('crm.clients', 102, 'letter') AS forgotten;
 SELECT link, subject_id, subject_column, row_key, vals FROM rgpd.archived_values ORDER BY 1, 3, 4;
 -- an export: stored and journaled (the stored documents are not dumped)
@@ -132,6 +141,9 @@ LANGUAGE sql AS $$
     UNION ALL SELECT 'recontact_tasks', count(*), md5(string_agg(x::text, '|' ORDER BY x::text)) FROM rgpd.recontact_tasks AS x
     UNION ALL SELECT 'archived_values', count(*), md5(string_agg(x::text, '|' ORDER BY x::text)) FROM rgpd.archived_values AS x
     UNION ALL SELECT 'journal', count(*), md5(string_agg(x::text, '|' ORDER BY x::text)) FROM rgpd.journal AS x
+    UNION ALL SELECT 'retention', count(*), md5(string_agg(x::text, '|' ORDER BY x::text)) FROM rgpd.retention AS x
+    UNION ALL SELECT 'retained_rows', count(*), md5(string_agg(x::text, '|' ORDER BY x::text)) FROM rgpd.retained_rows AS x
+    UNION ALL SELECT 'holds', count(*), md5(string_agg(x::text, '|' ORDER BY x::text)) FROM rgpd.holds AS x
     UNION ALL SELECT 'clients', count(*), md5(string_agg(x::text, '|' ORDER BY x.id)) FROM crm.clients AS x
     UNION ALL SELECT 'offers', count(*), md5(string_agg(x::text, '|' ORDER BY x.id)) FROM crm.offers AS x
     UNION ALL SELECT 'attachments', count(*), md5(string_agg(x::text, '|' ORDER BY x.id)) FROM crm.attachments AS x
@@ -193,6 +205,10 @@ SELECT subject_id, do_not_email, do_not_call FROM rgpd.objections;
 SELECT subject_id, source, legal_basis FROM rgpd.provenance;
 SELECT subject_id, origin FROM rgpd.optin_events;
 SELECT subject_id, reason, done_at FROM rgpd.recontact_tasks;
+-- the retention rule and the legal hold came back, and the hold holds
+SELECT link, date_column, keep, basis FROM rgpd.retention;
+SELECT subject, subject_id, reason FROM rgpd.holds;
+SELECT try($$SELECT rgpd.forget('crm.clients', 1, 'letter')$$);
 SELECT action, count(*) FROM rgpd.journal GROUP BY 1 ORDER BY 1;
 -- stored exports are left out of the dump; their numbers go on
 SELECT count(*) AS stored_exports FROM rgpd.exports;

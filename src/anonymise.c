@@ -185,13 +185,16 @@ erase_links(RgpdSubject *sub, Oid only_link, int64 *ids, int n, EraseCounts *cou
 		name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(link)),
 										  get_rel_name(link));
 		/* rows that go with the subject, then personal columns of the rest */
-		sql = rgpd_generated_sql(sub->relid, "delete_link", link, NULL);
+		sql = rgpd_retention_statement(sub->relid, link, "delete_link",
+									   rgpd_generated_sql(sub->relid, "delete_link", link, NULL));
 		if (sql)
 			erase_table(sql, owner, psprintf("%s (deleted)", name), ids, n, counts);
 		if (OidIsValid(only_link))
-			sql = erase_arrival_sql(sub->relid, link);
+			sql = rgpd_retention_statement(sub->relid, link, "erase_arrival",
+										   erase_arrival_sql(sub->relid, link));
 		else
-			sql = rgpd_generated_sql(sub->relid, "erase_link", link, NULL);
+			sql = rgpd_retention_statement(sub->relid, link, "erase_link",
+										   rgpd_generated_sql(sub->relid, "erase_link", link, NULL));
 		if (sql)
 			erase_table(sql, owner, name, ids, n, counts);
 	}
@@ -205,6 +208,7 @@ int64
 rgpd_erase_on_arrival(RgpdSubject *sub, Oid link, int64 *ids, int n)
 {
 	n = rgpd_sort_unique_int64(ids, n);
+	rgpd_retain_rows(sub, link, ids, n);	/* rows a keep protects stay */
 	erase_links(sub, link, ids, n, NULL);
 	return n;
 }
@@ -300,6 +304,10 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 			targets[ntargets++] = locked->ids[i];
 	}
 
+	/* legal holds: the sweep leaves them, anonymise and forget refuse */
+	if (!force)
+		ntargets = rgpd_check_holds(sub, targets, ntargets, action, !sweep);
+
 	if (rgpd_require_export && !force && ntargets > 0)
 	{
 		int			nmissing;
@@ -349,6 +357,7 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 	 */
 	erase_table(rgpd_generated_sql(relid, "erase_subject", InvalidOid, NULL),
 				sub->owner, sub->relname, targets, ntargets, &counts);
+	rgpd_retain_rows(sub, InvalidOid, targets, ntargets);	/* statutory keeps */
 	erase_links(sub, InvalidOid, targets, ntargets, &counts);
 	rgpd_mark_links(sub, targets, ntargets, true);
 	rgpd_discard_link_values(sub, targets, ntargets);

@@ -306,7 +306,12 @@ rgpd_discard_link_values(RgpdSubject *sub, int64 *ids, int n)
 	args[1] = PointerGetDatum(rgpd_int8_array(ids, n));
 	rgpd_execute("DELETE FROM rgpd.archived_values AS a"
 				 " WHERE a.subject OPERATOR(pg_catalog.=) $1"
-				 "   AND a.subject_id OPERATOR(pg_catalog.=) ANY ($2)",
+				 "   AND a.subject_id OPERATOR(pg_catalog.=) ANY ($2)"
+	/* rows kept for a statutory period keep them until then (retention.c) */
+				 "   AND NOT EXISTS (SELECT 1 FROM rgpd.retained_rows AS r"
+				 "         WHERE r.link OPERATOR(pg_catalog.=) a.link AND r.subject OPERATOR(pg_catalog.=) a.subject"
+				 "           AND r.subject_id OPERATOR(pg_catalog.=) a.subject_id"
+				 "           AND a.row_key OPERATOR(pg_catalog.=) ANY (r.row_keys))",
 				 2, types, args, NULL, rgpd_extension_owner(), true, 0);
 }
 

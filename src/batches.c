@@ -285,9 +285,13 @@ sweep_batch(void *arg)
 	if (strcmp(b->action, "archive") == 0)
 		b->done = rgpd_archive_due(sub, ids, ndue, b->as_of);
 	else
+	{
+		rgpd_retention_clock(b->as_of); /* keep reckoned from as_of */
 		b->done = ndue == 0 ? 0 :
 			rgpd_anonymise_ids(b->relid, ids, ndue, "anonymise", "sweep",
-								   RGPD_ANONYMISE_SWEEP);
+							   RGPD_ANONYMISE_SWEEP);
+		rgpd_retention_clock_reset();
+	}
 
 	rgpd_json_begin(&js);
 	rgpd_json_text(&js, "run", b->run);
@@ -437,7 +441,12 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 	}
 
 	if (stopped == NULL)
+	{
+		/* per-link retention: one statement per link (retention.c) */
+		(void) rgpd_retention_sweep(as_of, false, only, NULL);
+		commit_batch();
 		purged = rgpd_purge_exports();
+	}
 	rgpd_json_begin(&detail);
 	rgpd_json_text(&detail, "as_of", date_text(as_of));
 	rgpd_json_int(&detail, "archived", archived);

@@ -144,6 +144,7 @@ rgpd_export(PG_FUNCTION_ARGS)
 	rgpd_execute("SELECT rgpd._export_extras($1, $2)", 2, argtypes, values, NULL,
 				 rgpd_extension_owner(), false, 0);
 	extras = single_jsonb(&isnull);
+	extras = rgpd_retention_export(relid, id, extras);	/* retention, holds */
 
 	/*
 	 * Sections the caller may not read in the extension's own tables are

@@ -226,6 +226,22 @@ extern int	rgpd_count_without_export(RgpdSubject *sub, int64 *ids, int n);
 /* ---- replay of erasures after a restore (erasure_log.c) ---- */
 extern int64 rgpd_replay_journal(Datum since);
 
+/* ---- legal holds (legal_hold.c) ---- */
+/* ids (sorted) without the held ones; with refuse, an error naming the hold */
+extern char *rgpd_iso_date(DateADT d);
+extern int	rgpd_check_holds(RgpdSubject *sub, int64 *ids, int n, const char *action,
+							 bool refuse);
+
+/* ---- retention by kind of record (retention.c) ---- */
+extern void rgpd_retention_clock(DateADT as_of);
+extern void rgpd_retention_clock_reset(void);
+extern char *rgpd_retention_statement(Oid subject, Oid link, const char *what,
+									  char *generated);
+extern void rgpd_retain_rows(RgpdSubject *sub, Oid only_link, int64 *ids, int n);
+extern int64 rgpd_retention_sweep(DateADT as_of, bool dry_run, Oid only,
+								  ReturnSetInfo *rsinfo);
+extern Datum rgpd_retention_export(Oid subject, int64 id, Datum extras);
+
 /* ---- bounds on what callers store (consent.c) ---- */
 
 /*

@@ -49,6 +49,7 @@ rgpd_due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n)
 	rgpd_execute(psprintf("SELECT q.id FROM (%s) AS q WHERE NOT q.excluded ORDER BY q.id", due),
 				 1, argtypes, values, NULL, sub->owner, false, 0);
 	ids = rgpd_spi_int64_column(n);
+	*n = rgpd_check_holds(sub, ids, *n, action, false);	/* legal holds stay */
 	return ids;
 }
 
@@ -132,8 +133,12 @@ sweep_table(void *arg)
 		if (t->dry_run)
 			t->anonymised = n - (rgpd_require_export ? rgpd_count_without_export(sub, ids, n) : 0);
 		else
+		{
+			rgpd_retention_clock(t->as_of); /* keep reckoned from as_of */
 			t->anonymised = rgpd_anonymise_ids(sub->relid, ids, n, "anonymise", "sweep",
 											   RGPD_ANONYMISE_SWEEP);
+			rgpd_retention_clock_reset();
+		}
 	}
 	if (!t->dry_run)
 		rgpd_refresh_floors(sub, t->as_of);
@@ -220,6 +225,9 @@ rgpd_sweep(PG_FUNCTION_ARGS)
 			emit(rsinfo, "anonymise", t.relid, t.anonymised);
 		}
 	}
+
+	/* per-link retention: kept rows whose keep ended, purges */
+	(void) rgpd_retention_sweep(as_of, dry_run, only, rsinfo);
 
 	if (!dry_run)
 	{

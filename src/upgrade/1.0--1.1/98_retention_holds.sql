@@ -1,0 +1,551 @@
+/* ------------------------------------------------------------------ *
+ * 98_retention_holds.sql — 1.1: retention by kind of record (issue 12
+ * item 1) and legal holds (item 2).
+ *
+ *  * rgpd.retention: one rule per link table.  keep is a statutory
+ *    minimum (invoices, 10 years): when the subject is anonymised or
+ *    forgotten, rows of the link younger than date_column + keep keep
+ *    their personal values (rgpd.retained_rows says whose, why and until
+ *    when); the sweep erases them when they reach it.  purge_after is a
+ *    maximum: the sweep erases (purge 'erase') or deletes ('delete') rows
+ *    older than date_column + purge_after, whatever their subject's
+ *    status.  Statements on the link run as its owner through the gate
+ *    (src/retention.c).
+ *  * rgpd.holds: a legal hold on one subject row (GDPR art. 17(3)(e)).  A
+ *    held subject is neither archived nor anonymised by the sweep;
+ *    rgpd.anonymise, rgpd.forget and rgpd.purge refuse it (55000).  A
+ *    hold with an end date lapses by itself after that day.
+ *
+ * Written only by the C entry points (managers only), which run the
+ * functions below as the extension's owner with the caller as actor;
+ * every change is journaled.  The three tables are dumped.
+ * ------------------------------------------------------------------ */
+
+CREATE TABLE rgpd.retention (
+    link        regclass PRIMARY KEY,
+    date_column name NOT NULL,
+    keep        interval,
+    purge_after interval,
+    purge       text NOT NULL DEFAULT 'erase' CHECK (purge IN ('erase', 'delete')),
+    basis       text,
+    set_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    set_by      name NOT NULL,
+    CHECK (keep IS NOT NULL OR purge_after IS NOT NULL)
+);
+COMMENT ON TABLE rgpd.retention IS
+    'Retention of one kind of record (a link table): keep (statutory minimum after anonymisation), purge_after (maximum); rgpd.set_retention()';
+ALTER TABLE rgpd.retention ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON rgpd.retention FOR SELECT USING (true);
+REVOKE ALL ON rgpd.retention FROM PUBLIC;
+GRANT SELECT ON rgpd.retention TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('rgpd.retention', '');
+
+-- Rows of anonymised subjects that keep their personal values for a
+-- statutory period: per link and subject, how many, until when (the last
+-- of their end dates), the legal basis, and the keys of the rows when the
+-- link has a one-column key (their archived values, if the subject was
+-- archived first, stay in rgpd.archived_values until then).
+CREATE TABLE rgpd.retained_rows (
+    link        regclass NOT NULL,
+    subject     regclass NOT NULL,
+    subject_id  bigint NOT NULL,
+    rows        bigint NOT NULL,
+    until       date NOT NULL,
+    basis       text,
+    row_keys    text[],
+    retained_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (link, subject, subject_id)
+);
+CREATE INDEX retained_rows_until_idx ON rgpd.retained_rows (link, until);
+COMMENT ON TABLE rgpd.retained_rows IS
+    'Linked rows of anonymised subjects kept for a statutory period (managers only; dumped)';
+ALTER TABLE rgpd.retained_rows ENABLE ROW LEVEL SECURITY;
+CREATE POLICY managers ON rgpd.retained_rows FOR SELECT USING (rgpd.is_manager());
+REVOKE ALL ON rgpd.retained_rows FROM PUBLIC;
+GRANT SELECT ON rgpd.retained_rows TO rgpd_manager;
+SELECT pg_catalog.pg_extension_config_dump('rgpd.retained_rows', '');
+
+CREATE TABLE rgpd.holds (
+    subject    regclass NOT NULL,
+    subject_id bigint NOT NULL,
+    reason     text NOT NULL,
+    until      date,
+    held_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    held_by    name NOT NULL,
+    PRIMARY KEY (subject, subject_id)
+);
+COMMENT ON TABLE rgpd.holds IS
+    'Legal holds: subjects no sweep, anonymise, forget or purge erases (until lapses after that day); rgpd.hold()';
+-- who is held is visible to those who may read the table; why, to managers
+ALTER TABLE rgpd.holds ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readers ON rgpd.holds FOR SELECT
+    USING (rgpd.is_manager() OR pg_catalog.has_table_privilege(subject, 'SELECT'));
+REVOKE ALL ON rgpd.holds FROM PUBLIC;
+GRANT SELECT (subject, subject_id, until) ON rgpd.holds TO PUBLIC;
+GRANT SELECT ON rgpd.holds TO rgpd_manager;
+SELECT pg_catalog.pg_extension_config_dump('rgpd.holds', '');
+
+-- Is a hold in force on a day?  Held through its until day, lapsed after.
+CREATE FUNCTION rgpd._hold_in_force(until date, on_day date) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT until IS NULL OR on_day OPERATOR(pg_catalog.<=) until $$;
+
+-- Registrations of tables that are dropped go with them (as the extension
+-- owner: whoever drops the table has no right on these tables).
+CREATE FUNCTION rgpd._forget_dropped_retention() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM rgpd.retention AS r USING pg_event_trigger_dropped_objects() AS d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND r.link::oid = d.objid;
+    DELETE FROM rgpd.retained_rows AS r USING pg_event_trigger_dropped_objects() AS d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND (r.link::oid = d.objid OR r.subject::oid = d.objid);
+    DELETE FROM rgpd.holds AS h USING pg_event_trigger_dropped_objects() AS d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND h.subject::oid = d.objid;
+END
+$$;
+REVOKE ALL ON FUNCTION rgpd._forget_dropped_retention() FROM PUBLIC;
+CREATE EVENT TRIGGER rgpd_forget_dropped_retention ON sql_drop
+    EXECUTE FUNCTION rgpd._forget_dropped_retention();
+
+/* ---- retention rules ---- */
+
+-- Check and store a rule (run by rgpd.set_retention() as the extension's
+-- owner, after it checked that the caller is a manager).
+CREATE FUNCTION rgpd._set_retention(actor name, p_link regclass, p_date_column name, p_keep interval,
+                                    p_purge_after interval, p_purge text, p_basis text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regtype;
+BEGIN
+    IF p_link IS NULL THEN
+        RAISE EXCEPTION 'link must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM rgpd.links AS l WHERE l.link = p_link) THEN
+        RAISE EXCEPTION 'table % is not registered as a link', p_link
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Register it first with rgpd.register_link(); retention applies to linked rows.';
+    END IF;
+    t := rgpd._require_column(p_link, p_date_column, 'retention date',
+                              ARRAY['date', 'timestamp without time zone', 'timestamp with time zone']::regtype[]);
+    IF p_keep IS NULL AND p_purge_after IS NULL THEN
+        RAISE EXCEPTION 'a retention rule of table % needs keep or purge_after', p_link
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'keep is the minimum kept after anonymisation (e.g. ''10 years''), purge_after the maximum.';
+    END IF;
+    -- as policy periods: between 1 day and 100 years, no negative part
+    IF p_keep IS NOT NULL AND (p_keep < interval '1 day' OR p_keep > interval '100 years'
+       OR extract(month FROM p_keep) < 0 OR extract(year FROM p_keep) < 0 OR extract(day FROM p_keep) < 0
+       OR extract(epoch FROM p_keep - date_trunc('day', p_keep)) < 0) THEN
+        RAISE EXCEPTION 'keep of the retention rule of table % must lie between 1 day and 100 years, not %',
+                        p_link, p_keep
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give a period such as ''10 years'' (invoices, L123-22).';
+    END IF;
+    IF p_purge_after IS NOT NULL AND (p_purge_after < interval '1 day' OR p_purge_after > interval '100 years'
+       OR extract(month FROM p_purge_after) < 0 OR extract(year FROM p_purge_after) < 0
+       OR extract(day FROM p_purge_after) < 0
+       OR extract(epoch FROM p_purge_after - date_trunc('day', p_purge_after)) < 0) THEN
+        RAISE EXCEPTION 'purge_after of the retention rule of table % must lie between 1 day and 100 years, not %',
+                        p_link, p_purge_after
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give a period such as ''5 years'' or ''18 months''.';
+    END IF;
+    -- a maximum shorter than the minimum would purge what must be kept
+    IF p_keep IS NOT NULL AND p_purge_after IS NOT NULL
+       AND (DATE '2000-01-01' + p_purge_after) < (DATE '2000-01-01' + p_keep) THEN
+        RAISE EXCEPTION 'purge_after (%) of table % is shorter than keep (%)', p_purge_after, p_link, p_keep
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Rows must be kept for keep; purge_after can only end that later.',
+                  HINT = 'Give a purge_after at least as long as keep, or no purge_after.';
+    END IF;
+    IF p_purge IS NULL OR p_purge NOT IN ('erase', 'delete') THEN
+        RAISE EXCEPTION 'unknown purge "%" for table %', p_purge, p_link
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''erase'' (the personal columns of the row) or ''delete'' (the row).';
+    END IF;
+    PERFORM rgpd._check_length(p_basis, 'basis of a retention rule');
+
+    INSERT INTO rgpd.retention AS r (link, date_column, keep, purge_after, purge, basis, set_by)
+    VALUES (p_link, p_date_column, p_keep, p_purge_after, p_purge, p_basis, actor)
+    ON CONFLICT ON CONSTRAINT retention_pkey DO UPDATE
+       SET date_column = EXCLUDED.date_column, keep = EXCLUDED.keep,
+           purge_after = EXCLUDED.purge_after, purge = EXCLUDED.purge,
+           basis = EXCLUDED.basis, set_at = pg_catalog.now(), set_by = EXCLUDED.set_by;
+    INSERT INTO rgpd.journal (actor, action, subject, detail)
+    VALUES (actor, 'set_retention', p_link,
+            jsonb_build_object('date_column', p_date_column, 'keep', p_keep::text,
+                               'purge_after', p_purge_after::text, 'purge', p_purge, 'basis', p_basis));
+END
+$$;
+
+CREATE FUNCTION rgpd._unset_retention(actor name, p_link regclass) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_link IS NULL THEN
+        RAISE EXCEPTION 'link must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM rgpd.retained_rows AS r WHERE r.link = p_link) THEN
+        RAISE EXCEPTION 'rows of table % are kept under its retention rule', p_link
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'rgpd.retained_rows lists them; without the rule nothing would erase them.',
+                  HINT = 'Wait until they are erased, or change the rule with rgpd.set_retention().';
+    END IF;
+    DELETE FROM rgpd.retention AS r WHERE r.link = p_link;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    INSERT INTO rgpd.journal (actor, action, subject, detail)
+    VALUES (actor, 'unset_retention', p_link, '{}');
+    RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION rgpd._set_retention(name, regclass, name, interval, interval, text, text),
+    rgpd._unset_retention(name, regclass) FROM PUBLIC;
+
+CREATE FUNCTION rgpd.set_retention(link regclass, date_column name, keep interval DEFAULT NULL,
+                                   purge_after interval DEFAULT NULL, purge text DEFAULT 'erase',
+                                   basis text DEFAULT NULL)
+    RETURNS void AS 'MODULE_PATHNAME', 'rgpd_set_retention' LANGUAGE C;
+COMMENT ON FUNCTION rgpd.set_retention(regclass, name, interval, interval, text, text) IS
+    'Retention of a link''s rows: keep them after anonymisation until date_column + keep, purge them at date_column + purge_after (managers)';
+CREATE FUNCTION rgpd.unset_retention(link regclass)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'rgpd_unset_retention' LANGUAGE C;
+COMMENT ON FUNCTION rgpd.unset_retention(regclass) IS
+    'Remove the retention rule of a link (managers); refused while rows are kept under it';
+CREATE FUNCTION rgpd.purge(link regclass, as_of date DEFAULT CURRENT_DATE)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'rgpd_purge' LANGUAGE C;
+COMMENT ON FUNCTION rgpd.purge(regclass, date) IS
+    'Run a link''s purge now (managers): rows past date_column + purge_after; refused if one belongs to a held subject';
+CREATE FUNCTION rgpd.pending_retention(as_of date DEFAULT CURRENT_DATE)
+    RETURNS TABLE (link regclass, purge text, to_purge bigint, retained bigint, retained_due bigint,
+                   held bigint)
+    AS 'MODULE_PATHNAME', 'rgpd_pending_retention' LANGUAGE C STABLE;
+COMMENT ON FUNCTION rgpd.pending_retention(date) IS
+    'Per link with a retention rule the caller may read: rows to purge by as_of, rows kept, kept rows due to go by as_of, rows skipped for a hold';
+REVOKE ALL ON FUNCTION rgpd.set_retention(regclass, name, interval, interval, text, text),
+    rgpd.unset_retention(regclass), rgpd.purge(regclass, date), rgpd.pending_retention(date) FROM PUBLIC;
+-- the checks are inside (managers; pending_retention: links the caller reads)
+GRANT EXECUTE ON FUNCTION rgpd.set_retention(regclass, name, interval, interval, text, text),
+    rgpd.unset_retention(regclass), rgpd.purge(regclass, date), rgpd.pending_retention(date) TO PUBLIC;
+
+-- The statements of a link's retention rule, for the subject p_subject
+-- (NULL when the link has no rule of that kind).  Each runs as the link's
+-- owner; $1 is an int8[] of subject ids, the reference day is
+-- rgpd._retention_day() (the sweep's as_of, else today):
+--   erase_link, delete_link, erase_arrival: the statements of
+--     rgpd._sql()/_erase_arrival_sql() restricted to the rows not kept
+--     (their RETURNING unchanged);
+--   retain: (subject id, row key or NULL, until) of the rows kept;
+--   expire: erase_arrival for the rows whose keep has ended (the same
+--     statement, run for the subjects rgpd.retained_rows lists).
+CREATE FUNCTION rgpd._retention_sql(p_subject regclass, p_link regclass, what text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r rgpd.retention;
+    l rgpd.links;
+    tz text;
+    k name;
+    kept text;
+    base text;
+    conds text;
+    ids text;
+    suffix text;
+BEGIN
+    SELECT * INTO r FROM rgpd.retention AS x WHERE x.link = p_link;
+    SELECT * INTO l FROM rgpd.links AS x WHERE x.link = p_link AND x.subject = p_subject;
+    IF r.link IS NULL OR r.keep IS NULL OR l.link IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT s.time_zone INTO tz FROM rgpd.subjects AS s WHERE s.subject = p_subject;
+    -- kept: the row's day plus keep is after the reference day
+    kept := format('COALESCE(CAST(%s OPERATOR(pg_catalog.+) %L::pg_catalog.interval AS pg_catalog.date)'
+                   ' OPERATOR(pg_catalog.>) rgpd._retention_day(), false)',
+                   rgpd._day(p_link, r.date_column, 'l', tz), r.keep);
+    k := rgpd._row_key(p_link);
+    SELECT string_agg(rgpd._in_ids('l', c), ' OR '),
+           string_agg(format('CASE WHEN %s THEN CAST(l.%I AS pg_catalog.int8) END', rgpd._in_ids('l', c), c), ', ')
+      INTO conds, ids
+      FROM unnest(l.subject_columns) AS c;
+
+    IF what = 'retain' THEN
+        RETURN format(
+            'SELECT u.id, %s, CAST(%s OPERATOR(pg_catalog.+) %L::pg_catalog.interval AS pg_catalog.date)'
+            '  FROM %s AS l, pg_catalog.unnest(ARRAY[%s]) AS u(id)'
+            ' WHERE (%s) AND %s AND u.id IS NOT NULL',
+            coalesce(format('CAST(l.%I AS pg_catalog.text)', k), 'CAST(NULL AS pg_catalog.text)'),
+            rgpd._day(p_link, r.date_column, 'l', tz), r.keep, p_link, ids, conds, kept);
+    END IF;
+
+    IF what IN ('erase_link', 'delete_link') THEN
+        base := rgpd._sql(p_subject, what, p_link);
+    ELSIF what IN ('erase_arrival', 'expire') THEN
+        base := rgpd._erase_arrival_sql(p_subject, p_link);
+    ELSE
+        RAISE EXCEPTION 'pericles_rgpd: unknown retention statement "%"', what;
+    END IF;
+    IF base IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- the generated statements end with " RETURNING <one column per
+    -- subject column>"; the rows not kept (or, to expire, no longer kept)
+    -- are those whose WHERE holds and the keep does not
+    IF what = 'delete_link' THEN
+        SELECT string_agg(format('CASE WHEN %s THEN CAST(l.%I AS pg_catalog.int8) END', rgpd._in_ids('l', c), c), ', ')
+          INTO ids FROM rgpd._link_deleted(l) AS c;
+    END IF;
+    suffix := ' RETURNING ' || ids;
+    IF right(base, length(suffix)) <> suffix OR strpos(base, ' WHERE ') = 0 THEN
+        RAISE EXCEPTION 'pericles_rgpd: the erasure statement of % has an unexpected form', p_link;
+    END IF;
+    base := left(base, length(base) - length(suffix));
+    -- "… WHERE c" becomes "… WHERE (c) AND NOT kept": the condition is what
+    -- follows the last " WHERE " (no WHERE appears in a SET list)
+    base := regexp_replace(base, '^(.*) WHERE (.*)$', '\1 WHERE (\2) AND NOT ' || replace(kept, '\', '\\'));
+    RETURN base || suffix;
+END
+$$;
+REVOKE ALL ON FUNCTION rgpd._retention_sql(regclass, regclass, text) FROM PUBLIC;
+-- the arrival of a row runs with the rights of whoever wrote it (as
+-- rgpd._erase_arrival_sql)
+GRANT EXECUTE ON FUNCTION rgpd._retention_sql(regclass, regclass, text) TO PUBLIC;
+
+CREATE FUNCTION rgpd._retention_day() RETURNS date
+    AS 'MODULE_PATHNAME', 'rgpd_retention_day' LANGUAGE C STABLE;
+COMMENT ON FUNCTION rgpd._retention_day() IS
+    'The day retention is reckoned from in the running statement: the sweep''s as_of (never after today), else today';
+REVOKE ALL ON FUNCTION rgpd._retention_day() FROM PUBLIC;
+-- read by the statements run as a link's owner
+GRANT EXECUTE ON FUNCTION rgpd._retention_day() TO PUBLIC;
+
+-- The purge statements of a link: rows past date_column + purge_after on
+-- $1 (date) that point at no held subject ($2, jsonb: {"<subject
+-- oid>.<subject column>": [held ids]}), as the link's owner runs them.
+-- mode 'purge': erase (rows still carrying a personal value) or delete,
+-- RETURNING the row key (NULL without a one-column key); 'purge_quiet':
+-- the same without RETURNING; 'count': (rows to purge, rows held back);
+-- 'held': the held (subject column key, id) pairs that hold rows back;
+-- 'keys': the keys of every row past purge_after (erased already or not).
+CREATE FUNCTION rgpd._purge_sql(p_link regclass, mode text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r rgpd.retention;
+    tz text;
+    k name;
+    old text;
+    free text;
+    pairs text;
+    sets text;
+    pending text;
+    ret text;
+BEGIN
+    SELECT * INTO r FROM rgpd.retention AS x WHERE x.link = p_link;
+    IF r.link IS NULL OR r.purge_after IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT s.time_zone INTO tz
+      FROM rgpd.links AS l JOIN rgpd.subjects AS s ON s.subject = l.subject
+     WHERE l.link = p_link ORDER BY l.subject::text LIMIT 1;
+    IF tz IS NULL THEN
+        RETURN NULL;
+    END IF;
+    old := format('CAST(%s OPERATOR(pg_catalog.+) %L::pg_catalog.interval AS pg_catalog.date)'
+                  ' OPERATOR(pg_catalog.<=) $1::pg_catalog.date',
+                  rgpd._day(p_link, r.date_column, 'l', tz), r.purge_after);
+    -- per subject column: it points at no held subject of its table (the
+    -- held ids are an uncorrelated sub-select: computed once)
+    SELECT string_agg(format('NOT COALESCE(CAST(l.%1$I AS pg_catalog.int8) OPERATOR(pg_catalog.=) ANY (ARRAY('
+                             'SELECT CAST(pg_catalog.jsonb_array_elements_text(COALESCE('
+                             '$2::pg_catalog.jsonb OPERATOR(pg_catalog.->) %2$L, %3$L::pg_catalog.jsonb)) AS pg_catalog.int8))), false)',
+                             c, l.subject::oid::text || '.' || c, '[]'), ' AND ' ORDER BY l.subject::text, c),
+           string_agg(format('(%L, CAST(l.%I AS pg_catalog.int8))', l.subject::oid::text || '.' || c, c),
+                      ', ' ORDER BY l.subject::text, c)
+      INTO free, pairs
+      FROM rgpd.links AS l, unnest(l.subject_columns) AS c
+     WHERE l.link = p_link;
+    free := coalesce(free, 'true');
+    k := rgpd._row_key(p_link);
+    -- erase: every personal column of the row, whoever it belongs to,
+    -- where one still holds something else than its erased value
+    SELECT string_agg(format('%I = %s', x.p, x.v), ', '),
+           string_agg(format('l.%I IS DISTINCT FROM %s', x.p, x.v), ' OR ')
+      INTO sets, pending
+      FROM (SELECT DISTINCT ON (lp.personal_column) lp.personal_column AS p,
+                   rgpd._erased_value(p_link, lp.personal_column,
+                                      coalesce('l.' || quote_ident(k), 'l.' || quote_ident(lp.subject_column))) AS v
+              FROM rgpd.links AS l, rgpd._link_personal(l) AS lp
+             WHERE l.link = p_link
+             ORDER BY lp.personal_column, lp.subject_column) AS x;
+    IF mode = 'keys' THEN
+        -- every row past purge_after, erased already or not
+        IF k IS NULL THEN
+            RETURN NULL;
+        END IF;
+        RETURN format('SELECT CAST(l.%I AS pg_catalog.text) FROM %s AS l WHERE %s AND %s', k, p_link, old, free);
+    END IF;
+    IF r.purge = 'erase' THEN
+        IF sets IS NULL THEN
+            RETURN NULL;
+        END IF;
+        old := format('%s AND (%s)', old, pending);
+    END IF;
+    IF mode = 'count' THEN
+        RETURN format('SELECT pg_catalog.count(*) FILTER (WHERE %3$s), pg_catalog.count(*) FILTER (WHERE NOT (%3$s))'
+                      '  FROM %1$s AS l WHERE %2$s', p_link, old, free);
+    ELSIF mode = 'held' THEN
+        RETURN format('SELECT DISTINCT x.k, x.id FROM %1$s AS l CROSS JOIN LATERAL (VALUES %3$s) AS x(k, id)'
+                      ' WHERE %2$s AND x.id OPERATOR(pg_catalog.=) ANY (ARRAY('
+                      '   SELECT CAST(pg_catalog.jsonb_array_elements_text(COALESCE('
+                      '     $2::pg_catalog.jsonb OPERATOR(pg_catalog.->) x.k, %4$L::pg_catalog.jsonb)) AS pg_catalog.int8)))'
+                      ' ORDER BY 1, 2', p_link, old, pairs, '[]');
+    ELSIF mode NOT IN ('purge', 'purge_quiet') THEN
+        RAISE EXCEPTION 'pericles_rgpd: unknown purge statement "%"', mode;
+    END IF;
+    ret := CASE WHEN mode = 'purge' THEN
+               ' RETURNING ' || coalesce(format('CAST(l.%I AS pg_catalog.text)', k), 'CAST(NULL AS pg_catalog.text)')
+           ELSE '' END;
+    IF r.purge = 'delete' THEN
+        RETURN format('DELETE FROM %s AS l WHERE %s AND %s%s', p_link, old, free, ret);
+    END IF;
+    RETURN format('UPDATE %s AS l SET %s WHERE %s AND %s%s', p_link, sets, old, free, ret);
+END
+$$;
+REVOKE ALL ON FUNCTION rgpd._purge_sql(regclass, text) FROM PUBLIC;
+-- a generator of text, run with the caller's rights by retention.c
+GRANT EXECUTE ON FUNCTION rgpd._purge_sql(regclass, text) TO PUBLIC;
+
+/* ---- legal holds ---- */
+
+CREATE FUNCTION rgpd.hold(subject regclass, id bigint, reason text, until date DEFAULT NULL)
+    RETURNS void AS 'MODULE_PATHNAME', 'rgpd_hold' LANGUAGE C;
+COMMENT ON FUNCTION rgpd.hold(regclass, bigint, text, date) IS
+    'Put a subject under legal hold (managers): no sweep, anonymise, forget or purge erases it until released (or after until)';
+CREATE FUNCTION rgpd.release(subject regclass, id bigint, reason text)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'rgpd_release' LANGUAGE C;
+COMMENT ON FUNCTION rgpd.release(regclass, bigint, text) IS
+    'Release a legal hold (managers), journaled with the reason';
+REVOKE ALL ON FUNCTION rgpd.hold(regclass, bigint, text, date), rgpd.release(regclass, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd.hold(regclass, bigint, text, date), rgpd.release(regclass, bigint, text) TO PUBLIC;
+
+/* ---- the lists: held subjects, pending retention ---- */
+
+-- rgpd.pending() gains a held column (result type changes: made again,
+-- with the views and grants), rgpd.dashboard() counts holds and what is
+-- pending under retention rules.
+DROP VIEW rgpd.pending_archive;
+DROP VIEW rgpd.pending_anonymise;
+DROP FUNCTION rgpd.pending(text, date, text);
+DROP FUNCTION rgpd.dashboard(date, text);
+
+CREATE FUNCTION rgpd.pending(action text, as_of date DEFAULT CURRENT_DATE, portfolio text DEFAULT NULL)
+    RETURNS TABLE (subject regclass, id bigint, last_contact date, due_on date, policy text,
+                   negotiator text, held boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    s regclass;
+BEGIN
+    IF pending.action IS NULL OR pending.action NOT IN ('archive', 'anonymise') THEN
+        RAISE EXCEPTION 'unknown action "%"', pending.action
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''archive'' or ''anonymise''.';
+    END IF;
+    IF pending.as_of IS NULL THEN
+        RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR s IN SELECT x.subject FROM rgpd.subjects AS x ORDER BY x.subject::text LOOP
+        RETURN QUERY
+            SELECT d.subject, d.id, d.last_contact, d.due_on, d.policy, d.negotiator,
+                   EXISTS (SELECT 1 FROM rgpd.holds AS h
+                            WHERE h.subject = d.subject AND h.subject_id = d.id
+                              AND rgpd._hold_in_force(h.until, CURRENT_DATE))
+              FROM rgpd._due(s, pending.action, pending.as_of, pending.portfolio) AS d
+             WHERE NOT d.excluded
+             ORDER BY d.due_on, d.id;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION rgpd.pending(text, date, text) IS
+    'Subjects due for archive or anonymise by the end of the month of as_of, overdue included (one negotiator''s portfolio when given); held: under a legal hold, which the sweep leaves';
+
+CREATE VIEW rgpd.pending_archive AS
+    SELECT p.subject, p.id, p.last_contact, p.due_on, p.policy, p.negotiator, p.held
+      FROM rgpd.pending('archive') AS p;
+COMMENT ON VIEW rgpd.pending_archive IS 'To archive before the end of this month';
+CREATE VIEW rgpd.pending_anonymise AS
+    SELECT p.subject, p.id, p.last_contact, p.due_on, p.policy, p.negotiator, p.held
+      FROM rgpd.pending('anonymise') AS p;
+COMMENT ON VIEW rgpd.pending_anonymise IS 'To anonymise before the end of this month (rows only for managers)';
+
+CREATE FUNCTION rgpd.dashboard(as_of date DEFAULT CURRENT_DATE, negotiator text DEFAULT NULL)
+    RETURNS TABLE (subject regclass, to_archive bigint, to_anonymise bigint,
+                   archived bigint, anonymised bigint, excluded bigint, held bigint,
+                   retention_pending bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    s regclass;
+    manager boolean := rgpd.is_manager();
+    per_link jsonb;
+BEGIN
+    IF dashboard.as_of IS NULL THEN
+        RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- rows of each link to purge, or kept and due to go: counted once
+    -- (each count reads the link), only if there are rules
+    IF EXISTS (SELECT 1 FROM rgpd.retention) THEN
+        SELECT jsonb_object_agg(p.link::oid::text, coalesce(p.to_purge, 0) + coalesce(p.retained_due, 0))
+          INTO per_link FROM rgpd.pending_retention(dashboard.as_of) AS p;
+    END IF;
+    FOR s IN SELECT x.subject FROM rgpd.subjects AS x ORDER BY x.subject::text LOOP
+        CONTINUE WHEN NOT rgpd._readable(s);
+        subject := s;
+        SELECT count(*) FILTER (WHERE q.action = 1 AND NOT q.excluded),
+               count(*) FILTER (WHERE q.action = 2 AND NOT q.excluded),
+               count(DISTINCT q.id) FILTER (WHERE q.excluded)
+          INTO to_archive, to_anonymise, excluded
+          FROM (SELECT 1 AS action, a.id, a.excluded
+                  FROM rgpd._due(s, 'archive', dashboard.as_of, dashboard.negotiator) AS a
+                UNION ALL
+                SELECT 2, n.id, n.excluded
+                  FROM rgpd._due(s, 'anonymise', dashboard.as_of, dashboard.negotiator) AS n) AS q;
+        SELECT c.archived, c.anonymised INTO archived, anonymised
+          FROM rgpd._status_counts(s, dashboard.negotiator) AS c;
+        -- holds in force (of the whole table: holds are not per portfolio)
+        SELECT count(*) INTO held FROM rgpd.holds AS h
+         WHERE h.subject = s AND rgpd._hold_in_force(h.until, CURRENT_DATE);
+        -- rows of this table's links to purge, or kept and due to go (of
+        -- the whole agency: rows of a link are not in a portfolio)
+        SELECT coalesce(sum((per_link ->> l.link::oid::text)::bigint), 0) INTO retention_pending
+          FROM rgpd.links AS l WHERE l.subject = s;
+        IF NOT manager THEN
+            -- the archive and the list to anonymise are for managers only
+            to_anonymise := NULL;
+            archived := NULL;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION rgpd.dashboard(date, text) IS
+    'Home-page counts per subject table, of one negotiator''s portfolio when given (to_anonymise and archived are NULL for non-managers); held: legal holds in force; retention_pending: linked rows to purge or whose keep ends by as_of';
+
+REVOKE ALL ON FUNCTION rgpd.pending(text, date, text), rgpd.dashboard(date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd.pending(text, date, text), rgpd.dashboard(date, text) TO PUBLIC;
+GRANT SELECT ON rgpd.pending_archive, rgpd.pending_anonymise TO PUBLIC;
+REVOKE ALL ON FUNCTION rgpd._hold_in_force(date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._hold_in_force(date, date) TO PUBLIC;
