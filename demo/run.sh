@@ -58,6 +58,7 @@ as crm_app -c "DELETE FROM agency.appointments WHERE client_id = 42 AND starts_a
 [ -f "$D/show_lifecycle.sh" ] && . "$D/show_lifecycle.sh"
 [ -f "$D/show_anonymise.sh" ] && . "$D/show_anonymise.sh"
 [ -f "$D/show_consent.sh" ] && . "$D/show_consent.sh"
+[ -f "$D/show_optin_token.sh" ] && . "$D/show_optin_token.sh"
 [ -f "$D/show_retention.sh" ] && . "$D/show_retention.sh"
 
 say "The journal (identifiers and counts, no personal data)"
