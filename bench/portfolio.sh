@@ -42,4 +42,35 @@ measure "with CREATE INDEX ON port.clients (negotiator, rgpd_contact_floor, rgpd
 ours=$(bsql -c "SELECT to_archive || ' ' || archived FROM rgpd.dashboard('$T', '$NEG')")
 theirs=$(bsql -c "SELECT to_archive || ' ' || archived FROM ($plain) x")
 echo "  counts (to_archive archived): rgpd.dashboard $ours, plain count $theirs: $([ "$ours" = "$theirs" ] && echo equal || echo DIFFERENT)"
+
+# rgpd.forecast(12): what each of the next 12 months brings, against a plain
+# grouped count over the same rows (which also checks the figures)
+plain_forecast() {   # NEGOTIATOR ('' for all)
+	echo "WITH c AS (SELECT date_trunc('month', x.last_contact + interval '3 years')::date AS a,
+                                 date_trunc('month', x.last_contact + interval '5 years')::date AS n, x.rgpd_status
+                            FROM port.clients x
+                           WHERE x.rgpd_status <> 'anonymised' AND ('$1' = '' OR x.negotiator = '$1')
+                             AND NOT EXISTS (SELECT 1 FROM port.offers o WHERE o.client_id = x.id AND o.transaction = 'rental')),
+                m AS (SELECT (date_trunc('month', current_date) + g * interval '1 month')::date AS month
+                        FROM generate_series(0, 11) AS g),
+                a AS (SELECT c.a AS month, count(*) AS k FROM c WHERE c.rgpd_status = 'active' GROUP BY 1),
+                n AS (SELECT c.n AS month, count(*) AS k FROM c GROUP BY 1)
+          SELECT m.month, coalesce(a.k, 0) AS to_archive, coalesce(n.k, 0) AS to_anonymise
+            FROM m LEFT JOIN a USING (month) LEFT JOIN n USING (month)"
+}
+forecast_times() {   # NEGOTIATOR ('' for the whole agency): medians of 5, second call in a session
+	local f="" b="" w arg=""
+	[ -n "$1" ] && arg=", '$1'"
+	for round in 1 2 3 4 5; do
+		read -r _ w <<<"$(twice "SELECT count(*) FROM rgpd.forecast(12$arg) WHERE subject = 'port.clients'::regclass")"; f+="$w "
+		read -r _ w <<<"$(twice "$(plain_forecast "$1")")"; b+="$w "
+	done
+	ours=$(bsql -c "SELECT string_agg(month || ':' || to_archive || '/' || to_anonymise, ' ' ORDER BY month) FROM rgpd.forecast(12$arg) WHERE subject = 'port.clients'::regclass")
+	theirs=$(bsql -c "SELECT string_agg(month || ':' || to_archive || '/' || to_anonymise, ' ' ORDER BY month) FROM ($(plain_forecast "$1")) q")
+	printf '  rgpd.forecast(12%s): %s ms; plain grouped count %s ms (%sx); figures %s\n' "$arg" "$(median $f)" "$(median $b)" \
+		"$(ratio "$(median $f)" "$(median $b)")" "$([ "$ours" = "$theirs" ] && echo equal || echo DIFFERENT)"
+}
+echo "forecast of the next 12 months (the index above in place):"
+forecast_times ""
+forecast_times "$NEG"
 bsql -c "DROP SCHEMA port CASCADE" >/dev/null
