@@ -365,9 +365,11 @@ CREATE FUNCTION rgpd._status_counts(subject regclass, negotiator text DEFAULT NU
 REVOKE ALL ON FUNCTION rgpd._status_counts(regclass, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rgpd._status_counts(regclass, text) TO PUBLIC;
 
+-- held (legal holds, 98_retention_holds.sql) and retention_pending are
+-- read at run time: the tables they read are created by a later file.
 CREATE FUNCTION rgpd.pending(action text, as_of date DEFAULT CURRENT_DATE, portfolio text DEFAULT NULL)
     RETURNS TABLE (subject regclass, id bigint, last_contact date, due_on date, policy text,
-                   negotiator text)
+                   negotiator text, held boolean)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -384,32 +386,36 @@ BEGIN
     END IF;
     FOR s IN SELECT x.subject FROM rgpd.subjects AS x ORDER BY x.subject::text LOOP
         RETURN QUERY
-            SELECT d.subject, d.id, d.last_contact, d.due_on, d.policy, d.negotiator
+            SELECT d.subject, d.id, d.last_contact, d.due_on, d.policy, d.negotiator,
+                   EXISTS (SELECT 1 FROM rgpd.holds AS h
+                            WHERE h.subject = d.subject AND h.subject_id = d.id
+                              AND rgpd._hold_in_force(h.until, CURRENT_DATE))
               FROM rgpd._due(s, pending.action, pending.as_of, pending.portfolio) AS d
              WHERE NOT d.excluded
              ORDER BY d.due_on, d.id;
     END LOOP;
 END
 $$;
+COMMENT ON FUNCTION rgpd.pending(text, date, text) IS
+    'Subjects due for archive or anonymise by the end of the month of as_of, overdue included (one negotiator''s portfolio when given); held: under a legal hold, which the sweep leaves';
 REVOKE ALL ON FUNCTION rgpd.pending(text, date, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rgpd.pending(text, date, text) TO PUBLIC;
-COMMENT ON FUNCTION rgpd.pending(text, date, text) IS
-    'Subjects due for archive or anonymise by the end of the month of as_of, overdue included (one negotiator''s portfolio when given)';
 
 CREATE VIEW rgpd.pending_archive AS
-    SELECT p.subject, p.id, p.last_contact, p.due_on, p.policy, p.negotiator
+    SELECT p.subject, p.id, p.last_contact, p.due_on, p.policy, p.negotiator, p.held
       FROM rgpd.pending('archive') AS p;
-GRANT SELECT ON rgpd.pending_archive TO PUBLIC;
 COMMENT ON VIEW rgpd.pending_archive IS 'To archive before the end of this month';
+GRANT SELECT ON rgpd.pending_archive TO PUBLIC;
 CREATE VIEW rgpd.pending_anonymise AS
-    SELECT p.subject, p.id, p.last_contact, p.due_on, p.policy, p.negotiator
+    SELECT p.subject, p.id, p.last_contact, p.due_on, p.policy, p.negotiator, p.held
       FROM rgpd.pending('anonymise') AS p;
-GRANT SELECT ON rgpd.pending_anonymise TO PUBLIC;
 COMMENT ON VIEW rgpd.pending_anonymise IS 'To anonymise before the end of this month (rows only for managers)';
+GRANT SELECT ON rgpd.pending_anonymise TO PUBLIC;
 
 CREATE FUNCTION rgpd.dashboard(as_of date DEFAULT CURRENT_DATE, negotiator text DEFAULT NULL)
     RETURNS TABLE (subject regclass, to_archive bigint, to_anonymise bigint,
-                   archived bigint, anonymised bigint, excluded bigint)
+                   archived bigint, anonymised bigint, excluded bigint, held bigint,
+                   retention_pending bigint)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -417,9 +423,16 @@ AS $$
 DECLARE
     s regclass;
     manager boolean := rgpd.is_manager();
+    per_link jsonb;
 BEGIN
     IF dashboard.as_of IS NULL THEN
         RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- rows of each link to purge, or kept and due to go: counted once
+    -- (each count reads the link), only if there are rules
+    IF EXISTS (SELECT 1 FROM rgpd.retention) THEN
+        SELECT jsonb_object_agg(p.link::oid::text, coalesce(p.to_purge, 0) + coalesce(p.retained_due, 0))
+          INTO per_link FROM rgpd.pending_retention(dashboard.as_of) AS p;
     END IF;
     FOR s IN SELECT x.subject FROM rgpd.subjects AS x ORDER BY x.subject::text LOOP
         CONTINUE WHEN NOT rgpd._readable(s);
@@ -435,6 +448,13 @@ BEGIN
                   FROM rgpd._due(s, 'anonymise', dashboard.as_of, dashboard.negotiator) AS n) AS q;
         SELECT c.archived, c.anonymised INTO archived, anonymised
           FROM rgpd._status_counts(s, dashboard.negotiator) AS c;
+        -- holds in force (of the whole table: holds are not per portfolio)
+        SELECT count(*) INTO held FROM rgpd.holds AS h
+         WHERE h.subject = s AND rgpd._hold_in_force(h.until, CURRENT_DATE);
+        -- rows of this table's links to purge, or kept and due to go (of
+        -- the whole agency: rows of a link are not in a portfolio)
+        SELECT coalesce(sum((per_link ->> l.link::oid::text)::bigint), 0) INTO retention_pending
+          FROM rgpd.links AS l WHERE l.subject = s;
         IF NOT manager THEN
             -- the archive and the list to anonymise are for managers only
             to_anonymise := NULL;
@@ -444,10 +464,10 @@ BEGIN
     END LOOP;
 END
 $$;
+COMMENT ON FUNCTION rgpd.dashboard(date, text) IS
+    'Home-page counts per subject table, of one negotiator''s portfolio when given (to_anonymise and archived are NULL for non-managers); held: legal holds in force; retention_pending: linked rows to purge or whose keep ends by as_of';
 REVOKE ALL ON FUNCTION rgpd.dashboard(date, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rgpd.dashboard(date, text) TO PUBLIC;
-COMMENT ON FUNCTION rgpd.dashboard(date, text) IS
-    'Home-page counts per subject table, of one negotiator''s portfolio when given (to_anonymise and archived are NULL for non-managers)';
 
 /* ---- re-consent candidates ---- */
 
