@@ -68,6 +68,29 @@ INSERT INTO tenant.visits (client_id, at) VALUES (3, '2024-06-01');
 SET client_min_messages = warning;
 INSERT INTO tenant.visits (client_id, at) VALUES (4, '2024-07-01');
 
+-- an index over a cast to a domain whose CHECK calls the tenant's
+-- function: no function of the tenant's in the index expression itself,
+-- the domain's CHECK runs it (review finding: it ran as the link writer)
+\c - regress_tenant
+SET client_min_messages = warning;
+SET search_path = tenant, public;
+DROP INDEX clients_spy_partial;
+CREATE FUNCTION spy_ok(d date) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    PERFORM tenant.note_caller();
+    RETURN true;
+END
+$$;
+CREATE DOMAIN day AS date CHECK (tenant.spy_ok(VALUE));
+CREATE INDEX clients_spy_domain ON clients ((CAST(last_contact AS tenant.day)));
+SELECT count(*) AS spied_as_others_so_far FROM seen WHERE run_as <> 'regress_tenant';
+\c - regress_manager
+SET client_min_messages = warning;
+INSERT INTO tenant.visits (client_id, at) VALUES (5, '2024-08-01');
+\c - postgres
+SET client_min_messages = warning;
+INSERT INTO tenant.visits (client_id, at) VALUES (6, '2024-09-01');
+
 -- the index code ran, always as the tenant, whoever wrote the link rows
 \c - regress_tenant
 SET client_min_messages = warning;
@@ -75,7 +98,7 @@ SET datestyle = 'ISO, YMD';
 SET search_path = tenant, public;
 SELECT run_as, session_role, count(*) > 0 AS ran FROM seen GROUP BY 1, 2 ORDER BY 1, 2;
 -- and the contacts were recorded
-SELECT id, last_contact FROM clients WHERE id <= 5 ORDER BY id;
+SELECT id, last_contact FROM clients WHERE id <= 6 ORDER BY id;
 SELECT count(*) AS subjects_dated FROM clients WHERE last_contact >= '2024-04-01';
 SELECT count(*) AS verify_differences FROM rgpd.verify('tenant.clients');
 

@@ -169,12 +169,60 @@ not_builtin_function(Oid func, void *context pg_attribute_unused())
 	return func >= FirstNormalObjectId;
 }
 
+/* A key type whose operator classes run only PostgreSQL's own code. */
+static bool
+builtin_key_type(Oid type)
+{
+	type = getBaseType(type);
+	return type < FirstNormalObjectId || type_is_enum(type);
+}
+
 /* Does an expression call anything but built-in functions? */
 static bool
 calls_owner_code(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
+
+	/*
+	 * Only nodes whose evaluation is the functions they name (checked
+	 * below) or nothing at all.  Anything else may run code the node does
+	 * not name: a cast to a domain runs the domain's CHECK constraints
+	 * (the table owner's code, review finding), a subscript its type's
+	 * handler, a row comparison its operator families; it is owner code.
+	 */
+	switch (nodeTag(node))
+	{
+		case T_List:
+		case T_Var:
+		case T_Const:
+		case T_BoolExpr:
+		case T_RelabelType:
+		case T_CollateExpr:
+		case T_CaseExpr:
+		case T_CaseWhen:
+		case T_CaseTestExpr:
+		case T_NullTest:
+		case T_BooleanTest:
+		case T_CoalesceExpr:
+		case T_RowExpr:
+		case T_ArrayExpr:
+		case T_FuncExpr:
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+		case T_ScalarArrayOpExpr:
+		case T_CoerceViaIO:
+		case T_ArrayCoerceExpr:
+			break;
+		case T_MinMaxExpr:
+			/* compares with its type's default operator class */
+			if (!builtin_key_type(exprType(node)))
+				return true;
+			break;
+		default:
+			return true;
+	}
 	if (check_functions_in_node(node, not_builtin_function, context))
 		return true;
 	return expression_tree_walker(node, calls_owner_code, context);
@@ -188,14 +236,6 @@ index_node(HeapTuple itup, int attnum)
 	Datum		d = SysCacheGetAttr(INDEXRELID, itup, attnum, &isnull);
 
 	return isnull ? NULL : (Node *) stringToNode(TextDatumGetCString(d));
-}
-
-/* A key type whose operator classes run only PostgreSQL's own code. */
-static bool
-builtin_key_type(Oid type)
-{
-	type = getBaseType(type);
-	return type < FirstNormalObjectId || type_is_enum(type);
 }
 
 /*
