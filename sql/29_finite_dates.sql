@@ -3,7 +3,8 @@
 -- fell due.  Now:
 --  * the link trigger refuses a new or updated row that points at a
 --    subject with a date, timestamp or timestamptz at 'infinity' or
---    '-infinity' (22008, naming the table, the column and the subject);
+--    '-infinity', or from year 10000 on (22008, naming the table, the
+--    column and the subject);
 --    the statement changes nothing;
 --  * a row that points at no subject is no contact and is not refused;
 --  * future finite dates stay contacts (README "Future dates are contacts");
@@ -33,12 +34,16 @@ SELECT try($$INSERT INTO finite.visits (client_id, at) VALUES (1, 'infinity')$$)
 SELECT try($$INSERT INTO finite.visits (client_id, at) VALUES (2, '-infinity')$$);
 SELECT try($$INSERT INTO finite.visits (client_id, at) VALUES (1, '2021-01-01'), (2, 'infinity')$$);
 SELECT try($$UPDATE finite.visits SET at = 'infinity' WHERE client_id = 2$$);
+-- and dates from year 10000 on, as good as infinity (5874897-12-31 is the
+-- last date; date + keep of a retention rule would overflow on it)
+SELECT try($$INSERT INTO finite.visits (client_id, at) VALUES (1, '5874897-12-31')$$);
+SELECT try($$INSERT INTO finite.visits (client_id, at) VALUES (2, '10000-01-01')$$);
 SELECT id, last_contact FROM clients ORDER BY id;
 SELECT count(*) AS visits FROM visits;
 -- a row that points at nobody is no contact: accepted
 INSERT INTO visits (client_id, at) VALUES (NULL, 'infinity');
--- a future finite date is a contact
-INSERT INTO visits (client_id, at) VALUES (3, '2999-12-31');
+-- a future date before year 10000 is a contact
+INSERT INTO visits (client_id, at) VALUES (3, '9999-12-31');
 SELECT id, last_contact FROM clients ORDER BY id;
 SELECT count(*) AS verify_differences FROM rgpd.verify('finite.clients');
 
@@ -54,6 +59,7 @@ SELECT rgpd.register_link('finite.calls', 'finite.clients', '{client_id}', '{at,
 -- timestamps, with and without a time zone, are refused alike
 SELECT try($$INSERT INTO finite.calls (client_id, at) VALUES (1, 'infinity')$$);
 SELECT try($$INSERT INTO finite.calls (client_id, logged) VALUES (1, '-infinity')$$);
+SELECT try($$INSERT INTO finite.calls (client_id, at) VALUES (1, '10000-01-01 00:00+00')$$);
 SELECT id, last_contact FROM clients ORDER BY id;
 
 -- rows written with the triggers off are no contact for the recomputation

@@ -193,8 +193,15 @@ rgpd_count_infinite_dates(PG_FUNCTION_ARGS)
 	appendStringInfoString(&sql, ") AND (");
 	deconstruct_array(dates, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &nulls, &n);
 	for (i = 0; i < n; i++)
-		appendStringInfo(&sql, "%sNOT pg_catalog.isfinite(l.%s)", i > 0 ? " OR " : "",
-						 quote_identifier(NameStr(*DatumGetName(names[i]))));
+	{
+		const char *col = quote_identifier(NameStr(*DatumGetName(names[i])));
+
+		/* the bound in UTC, as the link trigger compares (transition_rows.c) */
+		appendStringInfo(&sql, "%sNOT (pg_catalog.isfinite(l.%s) AND l.%s OPERATOR(pg_catalog.<)"
+						 " CAST('10000-01-01 00:00:00+00' AS %s))",
+						 i > 0 ? " OR " : "", col, col,
+						 format_type_be(get_atttype(relid, get_attnum(relid, NameStr(*DatumGetName(names[i]))))));
+	}
 	if (n == 0)
 		appendStringInfoString(&sql, "false");
 	appendStringInfoChar(&sql, ')');

@@ -303,7 +303,9 @@ rgpd_collect_updated_row(TupleTableSlot *oldslot, TupleTableSlot *newslot,
 /*
  * A new link row dated 'infinity' would keep its subject from ever falling
  * due, and '-infinity' is no date: refuse either (22008) when the row
- * points at a subject.  Finite dates, future ones included, are contacts.
+ * points at a subject; and so a date from year 10000 on (5874897-12-31 is
+ * as good as infinity, and the retention arithmetic on it would overflow:
+ * review finding).  Earlier dates, future ones included, are contacts.
  */
 void
 rgpd_refuse_infinite_dates(TupleTableSlot *slot, LinkSubject *ls, Relation rel)
@@ -321,9 +323,11 @@ rgpd_refuse_infinite_dates(TupleTableSlot *slot, LinkSubject *ls, Relation rel)
 		if (isnull)
 			continue;
 		if (ls->datetypes[i] == DATEOID)
-			finite = !DATE_NOT_FINITE(DatumGetDateADT(d));
+			finite = !DATE_NOT_FINITE(DatumGetDateADT(d)) &&
+				DatumGetDateADT(d) < RGPD_CONTACT_HORIZON;
 		else
-			finite = !TIMESTAMP_NOT_FINITE(DatumGetTimestamp(d));
+			finite = !TIMESTAMP_NOT_FINITE(DatumGetTimestamp(d)) &&
+				DatumGetTimestamp(d) < (Timestamp) RGPD_CONTACT_HORIZON * USECS_PER_DAY;
 		if (finite)
 			continue;
 		for (c = 0; c < ls->ncolumns; c++)
@@ -332,12 +336,12 @@ rgpd_refuse_infinite_dates(TupleTableSlot *slot, LinkSubject *ls, Relation rel)
 				continue;
 			ereport(ERROR,
 					(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
-					 errmsg("column \"%s\" of table %s is not a finite date for subject %lld",
+					 errmsg("column \"%s\" of table %s is not a date before year 10000 for subject %lld",
 							NameStr(TupleDescAttr(RelationGetDescr(rel), ls->dates[i] - 1)->attname),
 							quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 													   RelationGetRelationName(rel)),
 							(long long) id),
-					 errdetail("A contact at infinity would keep the record from ever falling due."),
+					 errdetail("A contact at infinity, or beyond year 9999, would keep the record from ever falling due."),
 					 errhint("Store the real date of the contact, or NULL when it is not known.")));
 		}
 	}

@@ -47,6 +47,8 @@ extern void rgpd_collect_old_row(TupleTableSlot *slot, LinkSubject *ls, ContactS
 extern void rgpd_collect_updated_row(TupleTableSlot *oldslot, TupleTableSlot *newslot,
 									 LinkSubject *ls, ContactSet *raise, ContactSet *lower);
 /* A new row pointing at a subject with a date at infinity: 22008. */
+/* Contact dates are before 10000-01-01 (as a DateADT). */
+#define RGPD_CONTACT_HORIZON ((DateADT) (5373485 - POSTGRES_EPOCH_JDATE))	/* date2j(10000, 1, 1) */
 extern void rgpd_refuse_infinite_dates(TupleTableSlot *slot, LinkSubject *ls, Relation rel);
 
 #endif							/* RGPD_TRANSITION_ROWS_H */

@@ -9,7 +9,9 @@
  * rgpd.register_link).  Rows that got in while the triggers were disabled
  * are no contact for the recomputation and for verify(), as for the
  * engine, which never records one: rgpd._greatest_day ignores a value
- * that is not finite.  Future finite dates stay contacts.
+ * that is not finite.  Nor is a date from year 10000 on (5874897-12-31
+ * is as good as infinity, and date + keep would overflow).  Earlier
+ * future dates stay contacts.
  * ------------------------------------------------------------------ */
 
 CREATE FUNCTION rgpd._count_infinite_dates(link regclass, subject_columns name[], date_columns name[])
@@ -29,19 +31,20 @@ DECLARE
     n bigint := rgpd._count_infinite_dates(link, subject_columns, date_columns);
 BEGIN
     IF n > 0 THEN
-        RAISE EXCEPTION 'table % holds % rows dated infinity or -infinity in columns %', link, n, date_columns
+        RAISE EXCEPTION 'table % holds % rows dated infinity, -infinity or after year 9999 in columns %', link, n, date_columns
             USING ERRCODE = 'datetime_field_overflow',
-                  DETAIL = 'A contact at infinity would keep the record from ever falling due.',
+                  DETAIL = 'A contact at infinity, or beyond year 9999, would keep the record from ever falling due.',
                   HINT = 'Store the real dates of those contacts, or NULL where they are not known, then register the link again.';
     END IF;
 END
 $$;
 COMMENT ON FUNCTION rgpd._require_finite_dates(regclass, name[], name[]) IS
-    'Refuses a link whose rows hold a date at infinity or -infinity';
+    'Refuses a link whose rows hold a date at infinity, -infinity or after year 9999';
 REVOKE ALL ON FUNCTION rgpd._require_finite_dates(regclass, name[], name[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rgpd._require_finite_dates(regclass, name[], name[]) TO PUBLIC;
 
--- GREATEST of the finite days of several columns (NULL when there are none).
+-- GREATEST of the days of several columns that are finite and before year
+-- 10000, as the link trigger takes them (NULL when there are none).
 CREATE OR REPLACE FUNCTION rgpd._greatest_day(tbl regclass, cols name[], alias text, tz text) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -52,6 +55,8 @@ AS $$
                ELSE 'GREATEST(' || pg_catalog.string_agg(d, ', ' ORDER BY o) || ')'
            END
       FROM pg_catalog.unnest(cols) WITH ORDINALITY AS u(c, o),
-           LATERAL (SELECT pg_catalog.format('CASE WHEN pg_catalog.isfinite(%s.%I) THEN %s END',
-                                             alias, c, rgpd._day(tbl, c, alias, tz))) AS x(d)
+           LATERAL (SELECT pg_catalog.format('CASE WHEN pg_catalog.isfinite(%1$s.%2$I)'
+                                             ' AND %1$s.%2$I OPERATOR(pg_catalog.<) CAST(%4$L AS %5$s) THEN %3$s END',
+                                             alias, c, rgpd._day(tbl, c, alias, tz),
+                                             '10000-01-01 00:00:00+00', rgpd._column_type(tbl, c))) AS x(d)
 $$;
