@@ -196,6 +196,26 @@ SELECT rgpd.unregister_subject('t3.leads');
 SELECT count(*) AS registrations_left FROM rgpd.subjects WHERE subject::text = 't3.leads';
 SELECT count(*) AS policies_left FROM rgpd.policies WHERE subject::text = 't3.leads';
 
+-- R9: a tenant renames the date column of the retention rule a manager
+-- set on its link: that link is left out of rgpd.pending_retention() with
+-- a WARNING, and the manager's dashboard still answers for every table
+\c - regress_tenant3
+SET client_min_messages = warning;
+CREATE TABLE t3.notes (id bigint PRIMARY KEY, person_id bigint, filed date, closed date);
+SELECT rgpd.register_link('t3.notes', 't3.people', '{person_id}', '{filed}') IS NOT NULL AS registered;
+GRANT SELECT ON t3.notes TO regress_manager;
+\c - regress_manager
+SET client_min_messages = warning;
+-- the rule's date column need not be a contact date of the link
+SELECT rgpd.set_retention('t3.notes', 'closed', purge_after => '1 year', purge => 'delete') IS NOT NULL AS rule_set;
+\c - regress_tenant3
+SET client_min_messages = warning;
+ALTER TABLE t3.notes RENAME COLUMN closed TO closed_on;
+\c - regress_manager
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS dashboard_answers FROM rgpd.dashboard();
+SELECT count(*) AS notes_listed FROM rgpd.pending_retention() WHERE link = 't3.notes'::regclass;
+
 \c - postgres
 SET client_min_messages = warning;
 -- dropping the schemas drops the registered tables, their registration

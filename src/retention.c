@@ -821,6 +821,28 @@ rgpd_purge(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(run.purged);
 }
 
+/* The counts of one link for rgpd.pending_retention(), run isolated. */
+typedef struct PendingCounts
+{
+	Rule	   *rule;
+	DateADT		day;
+	int64		to_purge;
+	int64		held;
+	int64		retained;
+	int64		due;
+} PendingCounts;
+
+static void
+pending_counts(void *arg)
+{
+	PendingCounts *pc = (PendingCounts *) arg;
+
+	if (pc->rule->has_purge)
+		count_purge(pc->rule->link, pc->day, &pc->to_purge, &pc->held);
+	if (pc->rule->has_keep)
+		count_retained(pc->rule->link, pc->day, &pc->retained, &pc->due);
+}
+
 /*
  * rgpd.pending_retention(as_of): per link with a rule that the caller may
  * read (SELECT on it, or a manager): rows to purge by as_of, rows kept
@@ -853,24 +875,26 @@ rgpd_pending_retention(PG_FUNCTION_ARGS)
 	{
 		Datum		values[6];
 		bool		nulls[6] = {false, false, false, false, false, false};
-		int64		to_purge = 0,
-					held = 0,
-					retained = 0,
-					due = 0;
-		DateADT		day = Min(as_of, GetSQLCurrentDate());
+		PendingCounts pc = {0};
 
 		if (!manager && !rgpd_may(rules[i].link, ACL_SELECT))
 			continue;
-		if (rules[i].has_purge)
-			count_purge(rules[i].link, day, &to_purge, &held);
-		if (rules[i].has_keep)
-			count_retained(rules[i].link, day, &retained, &due);
+
+		/*
+		 * One link that fails (its owner renamed the rule's date column,
+		 * say) is left out with a WARNING, as the due lists leave out a
+		 * broken table: it breaks nobody else's list or dashboard.
+		 */
+		pc.rule = &rules[i];
+		pc.day = Min(as_of, GetSQLCurrentDate());
+		if (rgpd_isolated(pending_counts, &pc, rules[i].link, "the retention list") != NULL)
+			continue;
 		values[0] = ObjectIdGetDatum(rules[i].link);
 		values[1] = CStringGetTextDatum(rules[i].purge);
-		values[2] = Int64GetDatum(to_purge);
-		values[3] = Int64GetDatum(retained);
-		values[4] = Int64GetDatum(due);
-		values[5] = Int64GetDatum(held);
+		values[2] = Int64GetDatum(pc.to_purge);
+		values[3] = Int64GetDatum(pc.retained);
+		values[4] = Int64GetDatum(pc.due);
+		values[5] = Int64GetDatum(pc.held);
 		nulls[2] = nulls[5] = !rules[i].has_purge;
 		nulls[3] = nulls[4] = !rules[i].has_keep || !manager;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
