@@ -232,7 +232,7 @@ static void
 list_due(void *arg)
 {
 	SweepBatch *b = (SweepBatch *) arg;
-	RgpdSubject *sub = rgpd_subject(b->relid, false);
+	RgpdSubject *sub = rgpd_sweep_lock_tables(b->relid);
 	MemoryContext old;
 	int64	   *ids;
 	int			n;
@@ -257,7 +257,7 @@ static void
 sweep_batch(void *arg)
 {
 	SweepBatch *b = (SweepBatch *) arg;
-	RgpdSubject *sub = rgpd_subject(b->relid, false);
+	RgpdSubject *sub = rgpd_sweep_lock_tables(b->relid);
 	Oid			argtypes[2] = {INT8ARRAYOID, DATEOID};
 	Datum		values[2];
 	int64	   *ids;

@@ -159,6 +159,9 @@ typedef struct RgpdSubject
 	SPIPlanPtr	plans[RGPD_STMT_COUNT];
 } RgpdSubject;
 
+/* The sweep's locks on a subject table and its links, bounded wait (sweep.c). */
+extern RgpdSubject *rgpd_sweep_lock_tables(Oid relid);
+
 extern RgpdSubject *rgpd_subject(Oid relid, bool missing_ok);
 extern Oid *rgpd_registered_subjects(int *n);
 extern SPIPlanPtr rgpd_subject_plan(RgpdSubject *sub, RgpdStatementKind kind);

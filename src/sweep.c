@@ -30,6 +30,14 @@
 #include "utils/date.h"
 #include "utils/json.h"
 
+#include "storage/lmgr.h"
+
+#include "storage/proc.h"
+
+#include "utils/timestamp.h"
+
+#include "miscadmin.h"
+
 #include "pericles_rgpd.h"
 
 PG_FUNCTION_INFO_V1(rgpd_sweep);
@@ -117,13 +125,58 @@ typedef struct SweepTable
 	int64		anonymised;
 } SweepTable;
 
+/*
+ * The sweep locks a subject table and its links before it works on them,
+ * and does not wait for ever: a tenant holding a lock on its own table (an
+ * open transaction after LOCK TABLE, a long migration) gets that table
+ * skipped and taken by the next run, while the other tables are swept
+ * (review finding).  With lock_timeout set, that is the wait; without it,
+ * RGPD_SWEEP_LOCK_WAIT_MS.  Each attempt takes the lock only if it is free
+ * (ConditionalLockRelationOid), so no lock is queued for in between.
+ */
+#define RGPD_SWEEP_LOCK_WAIT_MS 10000
+
+static void
+lock_or_give_up(Oid relid, LOCKMODE mode, long wait_ms)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	while (!ConditionalLockRelationOid(relid, mode))
+	{
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), (int) wait_ms))
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("could not lock table %s for the sweep within %ld ms", rgpd_relname(relid), wait_ms),
+					 errdetail("Another transaction holds a lock on it; it is taken by the next run."),
+					 errhint("pg_locks names the transaction that holds it.")));
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
+	}
+}
+
+RgpdSubject *
+rgpd_sweep_lock_tables(Oid relid)
+{
+	long		wait_ms = LockTimeout > 0 ? LockTimeout : RGPD_SWEEP_LOCK_WAIT_MS;
+	RgpdSubject *sub;
+	int			i;
+
+	/* before the cache opens the table, which would wait unbounded */
+	lock_or_give_up(relid, RowExclusiveLock, wait_ms);
+	sub = rgpd_subject(relid, false);
+	for (i = 0; i < sub->nlinks; i++)
+		lock_or_give_up(sub->links[i], RowExclusiveLock, wait_ms);
+	return sub;
+}
+
 static void
 sweep_table(void *arg)
 {
 	SweepTable *t = (SweepTable *) arg;
-	RgpdSubject *sub = rgpd_subject(t->relid, false);
+	RgpdSubject *sub = rgpd_sweep_lock_tables(t->relid);
 	int			n;
 	int64	   *ids;
+
 
 	ids = rgpd_due_ids(sub, "archive", t->as_of, &n);
 	t->archived = t->dry_run ? n : rgpd_archive_due(sub, ids, n, t->as_of);
