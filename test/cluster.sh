@@ -95,7 +95,8 @@ cluster_stop() {
 
 # The suites' databases on an existing server: refused if any exists (they
 # would be someone else's), dropped at the end.
-RGPD_SUITE_DBS="rgpd_regress rgpd_isolation rgpd_tap rgpd_upgrade rgpd_catalog_10 rgpd_catalog_11 rgpd_sched2 rgpd_cronrun"
+RGPD_SUITE_DBS="rgpd_regress rgpd_isolation rgpd_tap rgpd_upgrade rgpd_catalog_10 rgpd_catalog_11 rgpd_sched2 rgpd_cronrun
+	rgpd_erasure rgpd_erasure_restored rgpd_dump rgpd_dump_restored rgpd_dump_plain rgpd_standby"
 
 existing_server_start() {
 	local db
@@ -114,6 +115,24 @@ existing_server_start() {
 			return 1
 		fi
 	done
+	# the suites' roles: left by an interrupted run, they would fail a dozen tests
+	roles=$(pg_sql -At -d postgres -c "SELECT string_agg(rolname, ' ' ORDER BY rolname) FROM pg_roles
+		WHERE rolname LIKE 'regress\_%' OR rolname = 'rgpd_sweeper'")
+	if [ -n "$roles" ]; then
+		echo "roles of an earlier run exist on the server: $roles" >&2
+		echo "drop them first (DROP OWNED BY …; DROP ROLE …), or use another server" >&2
+		return 1
+	fi
+	# the test roles log in as themselves (\c - regress_owner): try one first,
+	# rather than fail thirty tests with the server's authentication errors
+	pg_sql -d postgres -c "CREATE ROLE regress_login_probe LOGIN" >/dev/null
+	if ! as_pg "$PGBIN/psql" -X -q -At -d postgres -U regress_login_probe -c "SELECT 1" >/dev/null 2>&1; then
+		pg_sql -d postgres -c "DROP ROLE regress_login_probe" >/dev/null
+		echo "the test roles cannot log in to this server (PGHOST=$PGHOST PGPORT=$PGPORT): add a rule" \
+			"such as \"local all all trust\" at the top of pg_hba.conf on a test server, reload, and run again" >&2
+		return 1
+	fi
+	pg_sql -d postgres -c "DROP ROLE regress_login_probe" >/dev/null
 }
 
 existing_server_stop() {

@@ -162,7 +162,14 @@ standby() {
 	failed=$((failed + $(grep -cE '^failed' "$log" || true)))
 	standby_stop
 }
-[ -z "${RGPD_ONLY:-}" ] && standby
+# On an existing server (make installcheck) the standby would be a base
+# backup of the whole server on this machine, on the next port: left out.
+if [ -n "${RGPD_EXISTING_SERVER:-}" ]; then
+	echo "== hot standby"
+	echo "  skipped on an existing server (it would copy the whole server with pg_basebackup)"
+elif [ -z "${RGPD_ONLY:-}" ]; then
+	standby
+fi
 
 # scheduled_sweep: one real run of the sweep by pg_cron.  A database other
 # than cron.database_name schedules its sweep every minute (so the job is
