@@ -216,6 +216,18 @@ SET client_min_messages = warning;
 SELECT count(*) > 0 AS dashboard_answers FROM rgpd.dashboard();
 SELECT count(*) AS notes_listed FROM rgpd.pending_retention() WHERE link = 't3.notes'::regclass;
 
+-- R10: a hold on an archived person tells an agent nothing: the holds are
+-- for managers, and the agent learns only which rows it sees are held
+\c - regress_manager
+SET client_min_messages = warning;
+SELECT rgpd.hold('r3.folk', 5, 'claim 2026/7') IS NOT NULL AS held;
+SELECT rgpd._held_ids('r3.folk') AS held_ids_for_the_manager;
+\c - regress_agent
+SET client_min_messages = warning;
+SELECT try($$SELECT subject_id FROM rgpd.holds$$);
+SELECT count(*) AS held_ids_for_the_agent FROM rgpd._held_ids('r3.folk');
+SELECT held FROM rgpd.dashboard() WHERE subject = 'r3.folk'::regclass;
+
 \c - postgres
 SET client_min_messages = warning;
 -- dropping the schemas drops the registered tables, their registration

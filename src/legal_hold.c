@@ -25,6 +25,8 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "executor/spi.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "miscadmin.h"
@@ -36,6 +38,7 @@
 
 PG_FUNCTION_INFO_V1(rgpd_hold);
 PG_FUNCTION_INFO_V1(rgpd_release);
+PG_FUNCTION_INFO_V1(rgpd_held_ids);
 
 /* Holds in force today among ids (sorted): (id, reason, until, by). */
 static uint64
@@ -255,4 +258,66 @@ rgpd_release(PG_FUNCTION_ARGS)
 	rgpd_unpin_search_path(nest);
 	SPI_finish();
 	PG_RETURN_BOOL(found);
+}
+
+/*
+ * rgpd._held_ids(subject regclass) RETURNS SETOF bigint: the subjects of a
+ * table under a hold in force today, as the caller may know of them.  The
+ * holds themselves are for managers only (rgpd.holds): a hold on an
+ * archived person would tell an agent that the id exists, which every
+ * other function answers as for a missing one (review finding).  So
+ * managers get every held id; anybody else who may read the table, the
+ * held ids of active rows it may see (status read as the owner, then cut
+ * to what the caller sees, as the due lists are).
+ */
+Datum
+rgpd_held_ids(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			argtypes[1] = {REGCLASSOID};
+	Datum		values[1];
+	RgpdSubject *sub;
+	int64	   *ids;
+	int			n,
+				i;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pericles_rgpd: SPI_connect failed");
+	if (!rgpd_caller_reads_subject(relid))
+	{
+		SPI_finish();
+		return (Datum) 0;
+	}
+	sub = rgpd_subject(relid, false);
+	values[0] = ObjectIdGetDatum(relid);
+	rgpd_execute("SELECT h.subject_id FROM rgpd.holds AS h"
+				 " WHERE h.subject OPERATOR(pg_catalog.=) $1"
+				 "   AND rgpd._hold_in_force(h.until, CURRENT_DATE) ORDER BY 1",
+				 1, argtypes, values, NULL, rgpd_extension_owner(), false, 0);
+	ids = rgpd_spi_int64_column(&n);
+	if (!rgpd_is_manager() && n > 0)
+	{
+		Datum		v[1];
+		Oid			t[1] = {INT8ARRAYOID};
+
+		v[0] = PointerGetDatum(rgpd_int8_array(ids, n));
+		rgpd_execute(psprintf("SELECT CAST(s.%1$s AS pg_catalog.int8) FROM %2$s AS s"
+							  " WHERE s.%1$s OPERATOR(pg_catalog.=) ANY ($1)"
+							  "   AND s.rgpd_status OPERATOR(pg_catalog.=) 'active'::rgpd.status ORDER BY 1",
+							  quote_identifier(sub->key_column), sub->relname),
+					 1, t, v, NULL, sub->owner, false, 0);
+		ids = rgpd_spi_int64_column(&n);
+		n = rgpd_caller_visible(sub, ids, n, 0);
+	}
+	for (i = 0; i < n; i++)
+	{
+		Datum		d = Int64GetDatum(ids[i]);
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &d, &isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
 }

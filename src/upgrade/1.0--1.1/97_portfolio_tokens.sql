@@ -376,6 +376,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
     s regclass;
+    held bigint[];
 BEGIN
     IF pending.action IS NULL OR pending.action NOT IN ('archive', 'anonymise') THEN
         RAISE EXCEPTION 'unknown action "%"', pending.action
@@ -385,11 +386,10 @@ BEGIN
         RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     FOR s IN SELECT x.subject FROM rgpd.subjects AS x ORDER BY x.subject::text LOOP
+        held := ARRAY(SELECT rgpd._held_ids(s));
         RETURN QUERY
             SELECT d.subject, d.id, d.last_contact, d.due_on, d.policy, d.negotiator,
-                   EXISTS (SELECT 1 FROM rgpd.holds AS h
-                            WHERE h.subject = d.subject AND h.subject_id = d.id
-                              AND rgpd._hold_in_force(h.until, CURRENT_DATE))
+                   d.id = ANY (held)
               FROM rgpd._due(s, pending.action, pending.as_of, pending.portfolio) AS d
              WHERE NOT d.excluded
              ORDER BY d.due_on, d.id;
@@ -448,9 +448,9 @@ BEGIN
                   FROM rgpd._due(s, 'anonymise', dashboard.as_of, dashboard.negotiator) AS n) AS q;
         SELECT c.archived, c.anonymised INTO archived, anonymised
           FROM rgpd._status_counts(s, dashboard.negotiator) AS c;
-        -- holds in force (of the whole table: holds are not per portfolio)
-        SELECT count(*) INTO held FROM rgpd.holds AS h
-         WHERE h.subject = s AND rgpd._hold_in_force(h.until, CURRENT_DATE);
+        -- holds in force (of the whole table: holds are not per portfolio),
+        -- those the caller may know of (rgpd._held_ids)
+        SELECT count(*) INTO held FROM rgpd._held_ids(s);
         -- rows of this table's links to purge, or kept and due to go (of
         -- the whole agency: rows of a link are not in a portfolio)
         SELECT coalesce(sum((per_link ->> l.link::oid::text)::bigint), 0) INTO retention_pending

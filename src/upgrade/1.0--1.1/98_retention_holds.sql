@@ -76,14 +76,20 @@ CREATE TABLE rgpd.holds (
 );
 COMMENT ON TABLE rgpd.holds IS
     'Legal holds: subjects no sweep, anonymise, forget or purge erases (until lapses after that day); rgpd.hold()';
--- who is held is visible to those who may read the table; why, to managers
-ALTER TABLE rgpd.holds ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readers ON rgpd.holds FOR SELECT
-    USING (rgpd.is_manager() OR pg_catalog.has_table_privilege(subject, 'SELECT'));
+-- the holds are for managers; the lists tell others which of the rows
+-- they may see are held (rgpd._held_ids): a hold on an archived person
+-- would tell an agent the id exists
 REVOKE ALL ON rgpd.holds FROM PUBLIC;
-GRANT SELECT (subject, subject_id, until) ON rgpd.holds TO PUBLIC;
 GRANT SELECT ON rgpd.holds TO rgpd_manager;
 SELECT pg_catalog.pg_extension_config_dump('rgpd.holds', '');
+
+CREATE FUNCTION rgpd._held_ids(subject regclass) RETURNS SETOF bigint
+    AS 'MODULE_PATHNAME', 'rgpd_held_ids' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION rgpd._held_ids(regclass) IS
+    'Subjects of a table under a hold in force, as the caller may know of them (managers: all; others: active rows they see)';
+-- the lists call it in the caller's context; it answers only for the caller
+REVOKE ALL ON FUNCTION rgpd._held_ids(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._held_ids(regclass) TO PUBLIC;
 
 -- Is a hold in force on a day?  Held through its until day, lapsed after.
 CREATE FUNCTION rgpd._hold_in_force(until date, on_day date) RETURNS boolean
