@@ -273,10 +273,8 @@ rgpd_release_archived_values(PG_FUNCTION_ARGS)
 	int			n;
 
 	/* as rgpd.unregister_link(): the owner of both tables */
-	if (!has_privs_of_role(GetUserId(), rgpd_rel_owner(link)))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(link));
-	if (!has_privs_of_role(GetUserId(), rgpd_rel_owner(subject)))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(subject));
+	(void) rgpd_require_owner_rights(link);
+	(void) rgpd_require_owner_rights(subject);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(subject, false);
@@ -329,10 +327,8 @@ rgpd_hold_archived_values(PG_FUNCTION_ARGS)
 	int64	   *ids;
 	int			n;
 
-	if (!has_privs_of_role(GetUserId(), rgpd_rel_owner(link)))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(link));
-	if (!has_privs_of_role(GetUserId(), rgpd_rel_owner(subject)))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(subject));
+	(void) rgpd_require_owner_rights(link);
+	(void) rgpd_require_owner_rights(subject);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(subject, false);

@@ -260,3 +260,19 @@ rgpd_readable_sql(PG_FUNCTION_ARGS)
 	SPI_finish();
 	PG_RETURN_BOOL(result);
 }
+
+/*
+ * The owner of a table, provided the caller holds that owner's privileges
+ * (else "must be owner of table …", 42501): what the functions that act on
+ * a table for its owner check first.
+ */
+Oid
+rgpd_require_owner_rights(Oid relid)
+{
+	Oid			owner = rgpd_rel_owner(relid);
+
+	if (!has_privs_of_role(GetUserId(), owner))
+		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(relid)),
+					   get_rel_name(relid));
+	return owner;
+}

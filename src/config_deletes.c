@@ -28,11 +28,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
-#include "utils/syscache.h"
 
 #include "pericles_rgpd.h"
 
@@ -73,19 +69,6 @@ static const ConfigDelete deletes[] = {
 	 "   AND x.partition OPERATOR(pg_catalog.<>) ALL (SELECT t.relid FROM pg_catalog.pg_partition_tree($1) AS t)"},
 };
 
-/* The caller must hold the privileges of the table's owner. */
-static void
-require_owner_privileges(Oid relid)
-{
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	if (!has_privs_of_role(GetUserId(), rgpd_rel_owner(relid)))
-		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(relid)),
-					   get_rel_name(relid));
-}
-
 /*
  * rgpd._delete_config(what text, tbl regclass, other regclass DEFAULT NULL,
  *                     name text DEFAULT NULL) RETURNS bigint
@@ -123,12 +106,12 @@ rgpd_delete_config(PG_FUNCTION_ARGS)
 						d->needs_other ? "a second table" : "a name")));
 
 	values[0] = PG_GETARG_DATUM(1);
-	require_owner_privileges(DatumGetObjectId(values[0]));
+	(void) rgpd_require_owner_rights(DatumGetObjectId(values[0]));
 	if (d->needs_other)
 	{
 		values[1] = PG_GETARG_DATUM(2);
 		nulls[1] = ' ';
-		require_owner_privileges(DatumGetObjectId(values[1]));
+		(void) rgpd_require_owner_rights(DatumGetObjectId(values[1]));
 	}
 	if (d->needs_name)
 	{

@@ -171,6 +171,7 @@ extern void rgpd_cache_forget_plan_later(SPIPlanPtr plan);
 
 /* ---- what the caller may read (caller_rights.c) ---- */
 extern bool rgpd_caller_reads(Oid relid, const char *key_column);
+extern Oid	rgpd_require_owner_rights(Oid relid);
 extern bool rgpd_caller_reads_subject(Oid relid);
 extern void rgpd_require_reads(RgpdSubject *sub, const char *action);
 extern void rgpd_caller_reads_all(Oid relid, const char *action);

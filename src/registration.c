@@ -38,21 +38,6 @@ PG_FUNCTION_INFO_V1(rgpd_mark_link_rows);
 PG_FUNCTION_INFO_V1(rgpd_count_infinite_dates);
 
 /*
- * The owner of tbl, provided the caller holds that owner's privileges (the
- * registration functions check ownership first; this is the last line).
- */
-static Oid
-owner_for_caller(Oid relid)
-{
-	Oid			owner = rgpd_rel_owner(relid);
-
-	if (!has_privs_of_role(GetUserId(), owner))
-		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(relid)),
-					   get_rel_name(relid));
-	return owner;
-}
-
-/*
  * rgpd._check_accepts(tbl regclass, col name, conname name, sample text)
  * RETURNS boolean: does CHECK constraint conname of tbl accept a row whose
  * column col holds sample (cast to the column's type) and every other
@@ -81,7 +66,7 @@ rgpd_check_accepts(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(0);
 	col = NameStr(*PG_GETARG_NAME(1));
 	conname = NameStr(*PG_GETARG_NAME(2));
-	owner = owner_for_caller(relid);
+	owner = rgpd_require_owner_rights(relid);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
@@ -143,8 +128,8 @@ rgpd_mark_link_rows(PG_FUNCTION_ARGS)
 	int			n;
 	int64		marked;
 
-	(void) owner_for_caller(link);
-	(void) owner_for_caller(subject);
+	(void) rgpd_require_owner_rights(link);
+	(void) rgpd_require_owner_rights(subject);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
 	sub = rgpd_subject(subject, false);
@@ -171,7 +156,7 @@ rgpd_count_infinite_dates(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	ArrayType  *subjects = PG_GETARG_ARRAYTYPE_P(1);
 	ArrayType  *dates = PG_GETARG_ARRAYTYPE_P(2);
-	Oid			owner = owner_for_caller(relid);
+	Oid			owner = rgpd_require_owner_rights(relid);
 	Datum	   *names;
 	bool	   *nulls;
 	int			n;
