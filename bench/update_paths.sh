@@ -1,7 +1,7 @@
 # bench/update_paths.sh — the three ways the contact engine can write a
 # newer last_contact on one subject row (sourced by bench/run.sh):
 #   1  the hand-written heap update (src/direct_write.c, rgpd_write_contact);
-#   2  the saved-plan UPDATE (rgpd._sql 'raise_one'), run as the owner
+#   2  the saved-plan UPDATE (RGPD_STMT_RAISE_ONE), run as the owner
 #      through the gate;
 #   3  PostgreSQL's ExecSimpleRelationUpdate() (execReplication.c).
 # The extension is built and installed once per path

@@ -54,6 +54,7 @@
 #include "utils/resowner.h"
 
 #include "pericles_rgpd.h"
+#include "link_statements.h"
 
 PG_FUNCTION_INFO_V1(rgpd_anonymise);
 PG_FUNCTION_INFO_V1(rgpd_forget);
@@ -135,35 +136,6 @@ erase_table(const char *sql, Oid owner, const char *table, int64 *ids, int n,
 }
 
 /*
- * The statement erasing personal data that arrived through `link`: the
- * UPDATE anonymise runs, restricted to rows that still carry a value to
- * erase (rgpd._erase_arrival_sql), so that it neither rewrites nor waits
- * for old rows of the subject.  NULL when there is nothing to erase.
- */
-static char *
-erase_arrival_sql(Oid subject, Oid link)
-{
-	Oid			argtypes[2] = {REGCLASSOID, REGCLASSOID};
-	Datum		values[2];
-	bool		isnull;
-	Datum		d;
-	char	   *result = NULL;
-	MemoryContext caller = CurrentMemoryContext;
-
-	values[0] = ObjectIdGetDatum(subject);
-	values[1] = ObjectIdGetDatum(link);
-	if (SPI_execute_with_args("SELECT rgpd._erase_arrival_sql($1, $2)", 2, argtypes,
-							  values, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "pericles_rgpd: rgpd._erase_arrival_sql(%u, %u) failed", subject, link);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!isnull)
-		result = MemoryContextStrdup(caller, TextDatumGetCString(d));
-	SPI_freetuptable(SPI_tuptable);
-	return result;
-}
-
-/*
  * Erase the linked rows of these subjects in every link of `sub`, or, on
  * arrival (only_link valid), what arrived through that one link.
  */
@@ -185,16 +157,12 @@ erase_links(RgpdSubject *sub, Oid only_link, int64 *ids, int n, EraseCounts *cou
 		name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(link)),
 										  get_rel_name(link));
 		/* rows that go with the subject, then personal columns of the rest */
-		sql = rgpd_retention_statement(sub->relid, link, "delete_link",
-									   rgpd_generated_sql(sub->relid, "delete_link", link, NULL));
+		sql = rgpd_link_statement_sql(sub->relid, link, RGPD_LINK_DELETE, RGPD_LINK_SPARE_KEPT);
 		if (sql)
 			erase_table(sql, owner, psprintf("%s (deleted)", name), ids, n, counts);
-		if (OidIsValid(only_link))
-			sql = rgpd_retention_statement(sub->relid, link, "erase_arrival",
-										   erase_arrival_sql(sub->relid, link));
-		else
-			sql = rgpd_retention_statement(sub->relid, link, "erase_link",
-										   rgpd_generated_sql(sub->relid, "erase_link", link, NULL));
+		sql = rgpd_link_statement_sql(sub->relid, link,
+									  OidIsValid(only_link) ? RGPD_LINK_ERASE_ARRIVAL : RGPD_LINK_ERASE,
+									  RGPD_LINK_SPARE_KEPT);
 		if (sql)
 			erase_table(sql, owner, name, ids, n, counts);
 	}
@@ -355,7 +323,7 @@ anonymise_attempt(Oid relid, int64 *ids, int n, const char *action,
 	 * The subject first: once it reads anonymised, a row deleted below that
 	 * also pointed at another subject recomputes that other subject only.
 	 */
-	erase_table(rgpd_generated_sql(relid, "erase_subject", InvalidOid, NULL),
+	erase_table(rgpd_statement_sql(sub, RGPD_STMT_ERASE_SUBJECT),
 				sub->owner, sub->relname, targets, ntargets, &counts);
 	rgpd_retain_rows(sub, InvalidOid, targets, ntargets);	/* statutory keeps */
 	erase_links(sub, InvalidOid, targets, ntargets, &counts);

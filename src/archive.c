@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 
 #include "pericles_rgpd.h"
+#include "link_statements.h"
 #include "contact_engine.h"
 
 PG_FUNCTION_INFO_V1(rgpd_archive);
@@ -46,9 +47,9 @@ rgpd_mark_links(RgpdSubject *sub, int64 *ids, int n, bool archived)
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
 	for (i = 0; i < sub->nlinks; i++)
 	{
-		char	   *sql = rgpd_generated_sql(sub->relid,
-											 archived ? "mark_archived" : "mark_active",
-											 sub->links[i], NULL);
+		char	   *sql = rgpd_link_statement_sql(sub->relid, sub->links[i],
+												  archived ? RGPD_LINK_MARK_ARCHIVED : RGPD_LINK_MARK_ACTIVE,
+												  0);
 
 		if (sql == NULL)
 			continue;
@@ -61,12 +62,12 @@ rgpd_mark_links(RgpdSubject *sub, int64 *ids, int n, bool archived)
 
 /* Run a generated status change on ids; returns the ids changed. */
 static int64 *
-change_status(RgpdSubject *sub, const char *what, int64 *ids, int n, int *nchanged)
+change_status(RgpdSubject *sub, RgpdStatementKind kind, int64 *ids, int n, int *nchanged)
 {
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1];
 	int64	   *changed;
-	char	   *sql = rgpd_generated_sql(sub->relid, what, InvalidOid, NULL);
+	char	   *sql = rgpd_statement_sql(sub, kind);
 
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
 	rgpd_execute(sql, 1, argtypes, values, NULL, sub->owner, true, 0);
@@ -83,7 +84,7 @@ void
 rgpd_unarchive_ids(RgpdSubject *sub, int64 *ids, int n, const char *reason)
 {
 	int			nchanged;
-	int64	   *changed = change_status(sub, "unarchive", ids, n, &nchanged);
+	int64	   *changed = change_status(sub, RGPD_STMT_UNARCHIVE, ids, n, &nchanged);
 
 	rgpd_mark_links(sub, changed, nchanged, false);
 	rgpd_restore_link_values(sub, changed, nchanged);
@@ -259,7 +260,7 @@ rgpd_archive(PG_FUNCTION_ARGS)
 	}
 	/* nothing to archive (no ids, or all archived already): nothing journaled */
 	if (ntargets > 0)
-		changed = change_status(sub, "archive", targets, ntargets, &nchanged);
+		changed = change_status(sub, RGPD_STMT_ARCHIVE, targets, ntargets, &nchanged);
 	if (nchanged > 0)
 	{
 		rgpd_mark_links(sub, changed, nchanged, true);

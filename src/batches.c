@@ -138,26 +138,6 @@ batch_size_arg(FunctionCallInfo fcinfo, int argno)
 	return size;
 }
 
-/* A generated statement: SELECT <fn>(subject, text). */
-static char *
-generated(const char *fn, Oid subject, const char *what)
-{
-	Oid			argtypes[2] = {REGCLASSOID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
-	Datum		d;
-
-	values[0] = ObjectIdGetDatum(subject);
-	values[1] = CStringGetTextDatum(what);
-	if (SPI_execute_with_args(psprintf("SELECT %s($1, $2)", fn), 2, argtypes, values,
-							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "pericles_rgpd: %s failed", fn);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		elog(ERROR, "pericles_rgpd: %s returned NULL", fn);
-	return TextDatumGetCString(d);
-}
-
 /*
  * Run fn(arg) isolated (rgpd_isolated: a subtransaction; an error of the
  * table becomes a WARNING and is returned).  A cancel or timeout, which
@@ -217,7 +197,7 @@ typedef struct SweepBatch
 	DateADT		as_of;
 	const char *run;
 	MemoryContext runcxt;		/* survives the commits of the run */
-	char	   *lock_sql;		/* rgpd._sweep_lock_sql(subject, action) */
+	char	   *lock_sql;		/* RGPD_STMT_SWEEP_LOCK_<action> */
 	int64	   *due;			/* listed once, sorted */
 	int			ndue;
 	int			from;			/* this batch: due[from .. from + n) */
@@ -239,7 +219,8 @@ list_due(void *arg)
 	char	   *sql;
 
 	ids = rgpd_due_ids(sub, b->action, b->as_of, &n);
-	sql = generated("rgpd._sweep_lock_sql", b->relid, b->action);
+	sql = rgpd_statement_sql(sub, strcmp(b->action, "archive") == 0
+							 ? RGPD_STMT_SWEEP_LOCK_ARCHIVE : RGPD_STMT_SWEEP_LOCK_ANONYMISE);
 	old = MemoryContextSwitchTo(b->runcxt);
 	b->due = palloc(sizeof(int64) * Max(n, 1));
 	memcpy(b->due, ids, sizeof(int64) * n);
@@ -476,7 +457,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 typedef struct RecomputeBatch
 {
 	Oid			relid;
-	char	   *keys_sql;		/* rgpd._sweep_lock_sql(subject, 'keys') */
+	char	   *keys_sql;		/* RGPD_STMT_SWEEP_NEXT_KEYS */
 	int64		after;			/* keys above this one */
 	int			size;
 	int			n;				/* rows in this batch */
@@ -542,8 +523,8 @@ rgpd_recompute_batches(PG_FUNCTION_ARGS)
 
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "pericles_rgpd: SPI_connect failed");
-	(void) rgpd_subject(r.relid, false);	/* registered, or an error */
-	r.keys_sql = generated("rgpd._sweep_lock_sql", r.relid, "keys");
+	/* registered, or an error */
+	r.keys_sql = rgpd_statement_sql(rgpd_subject(r.relid, false), RGPD_STMT_SWEEP_NEXT_KEYS);
 	r.after = PG_INT64_MIN;
 
 	for (;;)

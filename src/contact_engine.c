@@ -276,7 +276,7 @@ raise_each(RgpdSubject *sub, RgpdContact *c, int n, RgpdRaised *out)
 
 /*
  * Many subjects: one statement for the whole set, planned for its actual
- * size.  rgpd._sql 'raise' locks every subject FOR KEY SHARE, writes those
+ * size.  RGPD_STMT_RAISE locks every subject FOR KEY SHARE, writes those
  * that get a newer date, and returns the ones not active (the status of
  * the row written, for those written); when foreign keys already hold
  * every subject, 'raise_locked' only writes.

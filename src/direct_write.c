@@ -82,7 +82,7 @@ insert_index_entries(Relation rel, TupleTableSlot *slot)
 
 /*
  * Give one subject a newer contact without the executor (direct_write
- * subjects only): the same conditions as rgpd._sql 'raise_one', checked on
+ * subjects only): the same conditions as RGPD_STMT_RAISE_ONE, checked on
  * the version written; a concurrent update is followed as the executor
  * follows it in READ COMMITTED.  Returns true if the row was written, and
  * then in *written_status the status of the version written, which may
@@ -153,8 +153,8 @@ rgpd_write_contact(Relation rel, RgpdSubject *sub, TupleTableSlot *slot, Snapsho
  * Give one subject a newer contact through the executor's entry for
  * single-row updates without a plan (RGPD_UPDATE_PATH 3): the row is
  * locked FOR NO KEY UPDATE (its latest version, as the apply worker locks
- * before ExecSimpleRelationUpdate()), the conditions of rgpd._sql
- * 'raise_one' checked on it, and the new version written with its index
+ * before ExecSimpleRelationUpdate()), the conditions of
+ * RGPD_STMT_RAISE_ONE checked on it, and the new version written with its index
  * entries.  No trigger fires: the only UPDATE trigger such a table has is
  * the subject guard, which lets the extension's own writes through.
  * Returns true if written, with the status of the version written.

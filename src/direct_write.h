@@ -21,7 +21,7 @@
  * compile-time choice for measurement (make PROFILE=-DRGPD_UPDATE_PATH=N,
  * bench/update_paths.sh):
  *   1  the hand-written heap update (rgpd_write_contact), default;
- *   2  the saved-plan UPDATE of rgpd._sql 'raise_one', run as the owner
+ *   2  the saved-plan UPDATE of RGPD_STMT_RAISE_ONE, run as the owner
  *      through the gate, for every subject;
  *   3  PostgreSQL's ExecSimpleRelationUpdate() (execReplication.c), as
  *      logical replication's apply worker writes a row.

@@ -121,8 +121,8 @@ due_fetch(void *arg)
 
 	a->sub = rgpd_subject(a->relid, false);
 	values[0] = DateADTGetDatum(a->as_of);
-	sql = rgpd_generated_sql(a->relid, strcmp(a->action, "archive") == 0 ? "due_archive" : "due_anonymise",
-							 InvalidOid, NULL);
+	sql = rgpd_statement_sql(a->sub, strcmp(a->action, "archive") == 0
+							 ? RGPD_STMT_DUE_ARCHIVE : RGPD_STMT_DUE_ANONYMISE);
 	if (a->negotiator)
 	{
 		values[1] = CStringGetTextDatum(a->negotiator);
@@ -380,7 +380,7 @@ rgpd_verify(PG_FUNCTION_ARGS)
 				 errmsg("permission denied to verify table %s", sub->relname),
 				 errhint("Verifying needs SELECT on the table; its owner and personal-data managers see every row.")));
 
-	rgpd_execute(rgpd_generated_sql(relid, "verify", InvalidOid, NULL),
+	rgpd_execute(rgpd_statement_sql(sub, RGPD_STMT_VERIFY),
 				 0, NULL, NULL, NULL, sub->owner, false, 0);
 	tuptable = SPI_tuptable;
 	nrows = SPI_processed;
@@ -437,7 +437,7 @@ rgpd_is_excluded(PG_FUNCTION_ARGS)
 		rgpd_caller_visible(sub, &id, 1, RGPD_SEE_NAMED) == 1)
 	{
 		values[0] = Int64GetDatum(id);
-		rgpd_execute(rgpd_generated_sql(relid, "is_excluded", InvalidOid, NULL),
+		rgpd_execute(rgpd_statement_sql(sub, RGPD_STMT_IS_EXCLUDED),
 					 1, argtypes, values, NULL, sub->owner, false, 1);
 		if (SPI_processed == 1)
 			result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

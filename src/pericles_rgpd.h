@@ -113,10 +113,6 @@ extern RgpdStatus rgpd_status_of_label(const char *label);
 extern RgpdStatus rgpd_status_of_oid(Oid enumoid);
 extern const char *rgpd_status_name(RgpdStatus status);
 
-/* Fetch a generated statement from rgpd._sql(subject, what, link, col). */
-extern char *rgpd_generated_sql(Oid subject, const char *what, Oid link,
-								const char *column);
-
 /* ---- arrays of bigint keys (keys.c) ---- */
 extern ArrayType *rgpd_int8_array(int64 *values, int n);
 extern int64 *rgpd_spi_int64_column(int *n);
@@ -239,8 +235,6 @@ extern int	rgpd_check_holds(RgpdSubject *sub, int64 *ids, int n, const char *act
 /* ---- retention by kind of record (retention.c) ---- */
 extern void rgpd_retention_clock(DateADT as_of);
 extern void rgpd_retention_clock_reset(void);
-extern char *rgpd_retention_statement(Oid subject, Oid link, const char *what,
-									  char *generated);
 extern void rgpd_retain_rows(RgpdSubject *sub, Oid only_link, int64 *ids, int n);
 extern int64 rgpd_retention_sweep(DateADT as_of, bool dry_run, Oid only,
 								  ReturnSetInfo *rsinfo);

@@ -76,20 +76,12 @@ reconsent_fetch(void *arg)
 	ReconsentArgs *a = (ReconsentArgs *) arg;
 	Oid			argtypes[1] = {DATEOID};
 	Datum		values[1];
-	Oid			genargtypes[1] = {REGCLASSOID};
-	Datum		genvalues[1];
-	bool		isnull;
 	char	   *sql;
 
 	a->sub = rgpd_subject(a->relid, false);
-	/* generated as the extension's owner: the generator is internal */
-	genvalues[0] = ObjectIdGetDatum(a->relid);
-	rgpd_execute("SELECT rgpd._reconsent_sql($1)", 1, genargtypes, genvalues, NULL,
-				 rgpd_extension_owner(), false, 0);
-	sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return;
+	sql = rgpd_statement_sql(a->sub, RGPD_STMT_RECONSENT);
+	if (sql == NULL)
+		return;					/* no e-mail column */
 	values[0] = DateADTGetDatum(a->as_of);
 	rgpd_execute(sql, 1, argtypes, values, NULL, a->sub->owner, false, 0);
 	a->fetched = true;

@@ -7,8 +7,8 @@
  *
  *	  keep.  When subjects are anonymised or forgotten (anonymise.c), the
  *	  rows of a link younger than date_column + keep keep their personal
- *	  values: the erasure statements are the generated ones restricted to
- *	  the rows not kept (rgpd._retention_sql), the kept rows are recorded
+ *	  values: the erasure statements are restricted to the rows not kept
+ *	  (RGPD_LINK_SPARE_KEPT, link_statements.c), the kept rows are recorded
  *	  in rgpd.retained_rows and journaled ("retain": table, rows, until,
  *	  basis).  If the subject was archived first, the real values of those
  *	  rows stay in the restricted archive (rgpd.archived_values, managers
@@ -47,6 +47,8 @@
 
 #include "journal.h"
 #include "pericles_rgpd.h"
+#include "link_statements.h"
+#include "retention_statements.h"
 #include "subject_rows.h"
 
 PG_FUNCTION_INFO_V1(rgpd_set_retention);
@@ -106,48 +108,6 @@ rgpd_retention_day(PG_FUNCTION_ARGS pg_attribute_unused())
 
 /* ---- small helpers ---- */
 
-/* SELECT of a text-returning generator, run with the caller's rights. */
-static char *
-generated_text(const char *sql, int nargs, Oid *argtypes, Datum *values)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	bool		isnull;
-	Datum		d;
-	char	   *result = NULL;
-
-	if (SPI_execute_with_args(sql, nargs, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "pericles_rgpd: %s failed", sql);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!isnull)
-		result = MemoryContextStrdup(caller, TextDatumGetCString(d));
-	SPI_freetuptable(SPI_tuptable);
-	return result;
-}
-
-static char *
-retention_sql(Oid subject, Oid link, const char *what)
-{
-	Oid			argtypes[3] = {REGCLASSOID, REGCLASSOID, TEXTOID};
-	Datum		values[3];
-
-	values[0] = ObjectIdGetDatum(subject);
-	values[1] = ObjectIdGetDatum(link);
-	values[2] = CStringGetTextDatum(what);
-	return generated_text("SELECT rgpd._retention_sql($1, $2, $3)", 3, argtypes, values);
-}
-
-static char *
-purge_sql(Oid link, const char *mode)
-{
-	Oid			argtypes[2] = {REGCLASSOID, TEXTOID};
-	Datum		values[2];
-
-	values[0] = ObjectIdGetDatum(link);
-	values[1] = CStringGetTextDatum(mode);
-	return generated_text("SELECT rgpd._purge_sql($1, $2)", 2, argtypes, values);
-}
-
 /* The non-NULL text values of one column of SPI's result. */
 static ArrayType *
 text_column(int col, int *n)
@@ -187,22 +147,6 @@ discard_held_values(Oid link, ArrayType *keys, int nkeys)
 /* ---- keep: what anonymise and forget leave ---- */
 
 /*
- * The statement anonymise.c runs on a link ("erase_link", "delete_link",
- * "erase_arrival"): restricted to the rows not kept when the link has a
- * keep, else `generated` unchanged.
- */
-char *
-rgpd_retention_statement(Oid subject, Oid link, const char *what, char *generated)
-{
-	char	   *sql;
-
-	if (generated == NULL)
-		return NULL;
-	sql = retention_sql(subject, link, what);
-	return sql ? sql : generated;
-}
-
-/*
  * Record in rgpd.retained_rows the rows of `link` kept for these subjects
  * (as they are now: the entry of a subject with nothing kept goes), and
  * journal them ("retain") when `journal`.  Returns the rows kept.
@@ -210,7 +154,7 @@ rgpd_retention_statement(Oid subject, Oid link, const char *what, char *generate
 static int64
 record_retained(RgpdSubject *sub, Oid link, int64 *ids, int n, bool journal)
 {
-	char	   *sql = retention_sql(sub->relid, link, "retain");
+	char	   *sql = rgpd_retention_statement_sql(sub->relid, link, RGPD_RETAIN);
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1];
 	Datum		args[6];
@@ -450,7 +394,8 @@ expire_link(Rule *rule)
 		if (n == 0)
 			continue;
 		values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
-		sql = retention_sql(subjects[s], rule->link, "expire");
+		sql = rgpd_link_statement_sql(subjects[s], rule->link, RGPD_LINK_ERASE_ARRIVAL,
+									  RGPD_LINK_SPARE_KEPT | RGPD_LINK_ONLY_KEPT);
 		if (sql != NULL)
 		{
 			rgpd_gate_execute(NULL, sql, 1, argtypes, values, NULL, rgpd_rel_owner(rule->link),
@@ -500,7 +445,7 @@ purge_link(Rule *rule, DateADT day)
 	ArrayType  *keys = NULL;
 	int			nkeys = 0;
 
-	sql = purge_sql(rule->link, "purge_quiet");
+	sql = rgpd_retention_statement_sql(InvalidOid, rule->link, RGPD_PURGE_QUIET);
 	if (sql == NULL)
 		return 0;
 	values[0] = DateADTGetDatum(day);
@@ -512,7 +457,7 @@ purge_link(Rule *rule, DateADT day)
 				 1, types, args, NULL, rgpd_extension_owner(), false, 1);
 	if (SPI_processed > 0)
 	{
-		char	   *keys_sql = purge_sql(rule->link, "keys");
+		char	   *keys_sql = rgpd_retention_statement_sql(InvalidOid, rule->link, RGPD_PURGE_KEYS);
 
 		SPI_freetuptable(SPI_tuptable);
 		if (keys_sql != NULL)
@@ -537,7 +482,7 @@ purge_link(Rule *rule, DateADT day)
 static void
 count_purge(Oid link, DateADT day, int64 *to_purge, int64 *held)
 {
-	char	   *sql = purge_sql(link, "count");
+	char	   *sql = rgpd_retention_statement_sql(InvalidOid, link, RGPD_PURGE_COUNT);
 	Oid			argtypes[2] = {DATEOID, JSONBOID};
 	Datum		values[2];
 	bool		isnull;
@@ -779,7 +724,7 @@ rgpd_purge(PG_FUNCTION_ARGS)
 				 errhint("Give it one with rgpd.set_retention(link, date_column, purge_after => '5 years').")));
 
 	/* a row of a held subject: refused, naming the hold */
-	sql = purge_sql(link, "held");
+	sql = rgpd_retention_statement_sql(InvalidOid, link, RGPD_PURGE_HELD);
 	values[0] = DateADTGetDatum(as_of);
 	values[1] = held_of_link(link);
 	rgpd_gate_execute(NULL, sql, 2, argtypes, values, NULL, rgpd_rel_owner(link),

@@ -1,10 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * statements.c
- *	  The statements the extension runs: generated from the configuration by
- *	  rgpd._sql() (so that they can be read and tested from SQL), prepared
- *	  and kept as saved plans, and the search_path pinned around code that
- *	  runs user predicates.
+ *	  Saved plans of the statements the extension runs (built by kind in
+ *	  subject_statements.c, link_statements.c and retention_statements.c),
+ *	  and the search_path pinned around code that runs user predicates.
  *
  * Copyright (c) 2026, The pericles_rgpd developers
  * Released under the PostgreSQL License (see LICENSE).
@@ -72,43 +71,4 @@ void
 rgpd_unpin_search_path(int nest_level)
 {
 	AtEOXact_GUC(true, nest_level);
-}
-
-/*
- * Generated SQL lives in one place, the PL/pgSQL function rgpd._sql(), so
- * that what the C code runs can be read (and tested) from SQL.
- */
-char *
-rgpd_generated_sql(Oid subject, const char *what, Oid link, const char *column)
-{
-	Oid			argtypes[4] = {REGCLASSOID, TEXTOID, REGCLASSOID, NAMEOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	bool		isnull;
-	Datum		d;
-	char	   *result;
-	MemoryContext caller = CurrentMemoryContext;
-
-	values[0] = ObjectIdGetDatum(subject);
-	values[1] = CStringGetTextDatum(what);
-	if (OidIsValid(link))
-		values[2] = ObjectIdGetDatum(link);
-	else
-		nulls[2] = 'n';
-	if (column)
-		values[3] = DirectFunctionCall1(namein, CStringGetDatum(column));
-	else
-		nulls[3] = 'n';
-
-	if (SPI_execute_with_args("SELECT rgpd._sql($1, $2, $3, $4)", 4, argtypes,
-							  values, nulls, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "pericles_rgpd: rgpd._sql(%u, %s) failed", subject, what);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return NULL;
-	/* copy out of the SPI result, into the caller's context */
-	result = MemoryContextStrdup(caller, TextDatumGetCString(d));
-	SPI_freetuptable(SPI_tuptable);
-	return result;
 }

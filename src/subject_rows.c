@@ -69,8 +69,7 @@ rgpd_read_subjects(RgpdSubject *sub, int64 *ids, int n, int flags, Datum at)
 		values[1] = at;
 	else
 		nulls[1] = 'n';
-	sql = rgpd_generated_sql(sub->relid, for_update ? "lock_status" : "peek_status",
-							 InvalidOid, NULL);
+	sql = rgpd_statement_sql(sub, for_update ? RGPD_STMT_LOCK_STATUS : RGPD_STMT_PEEK_STATUS);
 	rgpd_execute(sql, 2, argtypes, values, nulls, sub->owner, true, 0);
 
 	locked->ids = palloc(sizeof(int64) * Max(SPI_processed, 1));

@@ -48,9 +48,8 @@ rgpd_due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n)
 {
 	Oid			argtypes[1] = {DATEOID};
 	Datum		values[1];
-	char	   *due = rgpd_generated_sql(sub->relid,
-										 strcmp(action, "archive") == 0 ? "due_archive" : "due_anonymise",
-										 InvalidOid, NULL);
+	char	   *due = rgpd_statement_sql(sub, strcmp(action, "archive") == 0
+										 ? RGPD_STMT_DUE_ARCHIVE : RGPD_STMT_DUE_ANONYMISE);
 	int64	   *ids;
 
 	values[0] = DateADTGetDatum(as_of);
@@ -74,7 +73,7 @@ rgpd_archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
 		return 0;
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
 	values[1] = DateADTGetDatum(as_of);
-	rgpd_execute(rgpd_generated_sql(sub->relid, "sweep_archive", InvalidOid, NULL),
+	rgpd_execute(rgpd_statement_sql(sub, RGPD_STMT_SWEEP_ARCHIVE),
 				 2, argtypes, values, NULL, sub->owner, true, 0);
 	done = rgpd_spi_int64_column(&ndone);
 	ndone = rgpd_sort_unique_int64(done, ndone);
@@ -88,7 +87,7 @@ rgpd_archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of)
 	return ndone;
 }
 
-/* Tighten floors below next month's bound (see rgpd._sql 'sweep_refresh'). */
+/* Tighten floors below next month's bound (RGPD_STMT_SWEEP_REFRESH). */
 void
 rgpd_refresh_floors(RgpdSubject *sub, DateADT as_of)
 {
@@ -96,7 +95,7 @@ rgpd_refresh_floors(RgpdSubject *sub, DateADT as_of)
 	Datum		values[1];
 
 	values[0] = DateADTGetDatum(as_of);
-	rgpd_execute(rgpd_generated_sql(sub->relid, "sweep_refresh", InvalidOid, NULL),
+	rgpd_execute(rgpd_statement_sql(sub, RGPD_STMT_SWEEP_REFRESH),
 				 1, argtypes, values, NULL, sub->owner, true, 0);
 }
 

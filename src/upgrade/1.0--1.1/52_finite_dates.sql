@@ -8,7 +8,7 @@
  * refused with their count (rgpd._require_finite_dates, called by
  * rgpd.register_link).  Rows that got in while the triggers were disabled
  * are no contact for the recomputation and for verify(), as for the
- * engine, which never records one: rgpd._greatest_day ignores a value
+ * engine, which never records one: their statements ignore a value
  * that is not finite.  Nor is a date from year 10000 on (5874897-12-31
  * is as good as infinity, and date + keep would overflow).  Earlier
  * future dates stay contacts.
@@ -43,20 +43,6 @@ COMMENT ON FUNCTION rgpd._require_finite_dates(regclass, name[], name[]) IS
 REVOKE ALL ON FUNCTION rgpd._require_finite_dates(regclass, name[], name[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rgpd._require_finite_dates(regclass, name[], name[]) TO PUBLIC;
 
--- GREATEST of the days of several columns that are finite and before year
--- 10000, as the link trigger takes them (NULL when there are none).
-CREATE OR REPLACE FUNCTION rgpd._greatest_day(tbl regclass, cols name[], alias text, tz text) RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE pg_catalog.count(*)
-               WHEN 0 THEN NULL
-               WHEN 1 THEN pg_catalog.min(d)
-               ELSE 'GREATEST(' || pg_catalog.string_agg(d, ', ' ORDER BY o) || ')'
-           END
-      FROM pg_catalog.unnest(cols) WITH ORDINALITY AS u(c, o),
-           LATERAL (SELECT pg_catalog.format('CASE WHEN pg_catalog.isfinite(%1$s.%2$I)'
-                                             ' AND %1$s.%2$I OPERATOR(pg_catalog.<) CAST(%4$L AS %5$s) THEN %3$s END',
-                                             alias, c, rgpd._day(tbl, c, alias, tz),
-                                             '10000-01-01 00:00:00+00', rgpd._column_type(tbl, c))) AS x(d)
-$$;
+-- The recomputation and verify() take the days of link rows finite and
+-- before year 10000, as the link trigger takes them: rgpd_sql_greatest_day()
+-- in src/statement_parts.c.

@@ -29,60 +29,9 @@
  * now CALL rgpd.sweep_batches(), src/cron_job.c).
  * ------------------------------------------------------------------ */
 
--- The statement a batch locks its rows with (SKIP LOCKED), as the owner of
--- the table.  $1: ids, $2: as of.  'archive' and 'anonymise' return each
--- row locked with "due": still due for that action and in the status it
--- needs, decided on the row locked (the list was made at the start of the
--- run); before an anonymisation, which cannot be undone, also not excluded
--- meanwhile (archiving, like rgpd.sweep(), goes by the list's exclusions:
--- checking them again costs a pass over the excluding link rows per
--- batch, and an archive is undone by the next contact).  Archiving locks FOR NO KEY UPDATE, the lock
--- of its own UPDATE, which a contact's FOR KEY SHARE does not wait for
--- (src/sweep.c); anonymising locks FOR UPDATE, as rgpd.anonymise() does.
--- 'keys': $1 a key, $2 a count: the next subjects in key order, locked
--- FOR UPDATE, as a lowering of last_contact locks them.
-CREATE FUNCTION rgpd._sweep_lock_sql(p_subject regclass, what text) RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    s rgpd.subjects;
-    k text;
-BEGIN
-    SELECT * INTO s FROM rgpd.subjects AS x WHERE x.subject = p_subject;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not registered as a subject', p_subject
-            USING ERRCODE = 'undefined_object', HINT = 'Register it with rgpd.register_subject().';
-    END IF;
-    k := quote_ident(s.key_column);
-    IF what = 'keys' THEN
-        RETURN format(
-            'SELECT CAST(s.%1$s AS pg_catalog.int8) FROM %2$s AS s'
-            ' WHERE s.%1$s OPERATOR(pg_catalog.>) $1::pg_catalog.int8'
-            ' ORDER BY s.%1$s LIMIT $2 FOR UPDATE OF s',
-            k, p_subject);
-    ELSIF what IN ('archive', 'anonymise') THEN
-        RETURN format(
-            'SELECT CAST(s.%1$s AS pg_catalog.int8) AS id,'
-            '       (s.rgpd_status OPERATOR(pg_catalog.%2$s) %3$L::rgpd.status'
-            '        AND s.last_contact OPERATOR(pg_catalog.<=) %4$s'
-            '        AND NOT (%5$s)) AS due'
-            '  FROM %6$s AS s WHERE %7$s'
-            ' ORDER BY 1 FOR %8$s OF s SKIP LOCKED',
-            k,
-            CASE what WHEN 'archive' THEN '=' ELSE '<>' END,
-            CASE what WHEN 'archive' THEN 'active' ELSE 'anonymised' END,
-            rgpd._policy_case(p_subject, what, 'cutoff', '$2::pg_catalog.date'),
-            CASE what WHEN 'anonymise' THEN rgpd._excluded(p_subject, 's.' || k) ELSE 'false' END,
-            p_subject,
-            rgpd._in_ids('s', s.key_column),
-            CASE what WHEN 'archive' THEN 'NO KEY UPDATE' ELSE 'UPDATE' END);
-    END IF;
-    RAISE EXCEPTION 'rgpd._sweep_lock_sql: unknown statement "%"', what;
-END
-$$;
-REVOKE ALL ON FUNCTION rgpd._sweep_lock_sql(regclass, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rgpd._sweep_lock_sql(regclass, text) TO PUBLIC;
+-- The statements a batch locks its rows with (SKIP LOCKED) are
+-- RGPD_STMT_SWEEP_LOCK_ARCHIVE, _ANONYMISE and RGPD_STMT_SWEEP_NEXT_KEYS
+-- (src/subject_statements.c).
 
 CREATE PROCEDURE rgpd.sweep_batches(as_of date DEFAULT CURRENT_DATE,
                                     batch_size integer DEFAULT 10000,
