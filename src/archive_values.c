@@ -10,7 +10,7 @@
  *	  discarded.  So "restricted access" covers every place an archived
  *	  person's personal data sits, as CNIL's archives intermédiaires mean.
  *
- *	  The statements come from rgpd._archive_values_sql(); the link rows
+ *	  The statements are built here (held_value_statements()); the link rows
  *	  are read, locked and written as the link table's owner through the
  *	  gate, and rgpd.archived_values is written as the extension's owner.
  *
@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -29,58 +30,224 @@
 #include "utils/lsyscache.h"
 
 #include "pericles_rgpd.h"
+#include "statement_parts.h"
 
 PG_FUNCTION_INFO_V1(rgpd_release_archived_values);
 PG_FUNCTION_INFO_V1(rgpd_hold_archived_values);
 
-/* The generated statements of one link, or false if it has none. */
-typedef struct LinkStatements
+/* The statements that hold apart and put back the values of one link. */
+typedef struct HeldValueStatements
 {
 	char	   *read;
 	char	   *erase;
 	int			ncolumns;
 	char	  **columns;
 	char	  **restores;
-} LinkStatements;
+} HeldValueStatements;
 
-static bool
-link_statements(Oid link, Oid subject, LinkStatements *st)
+/* The subject columns of a link as a name[] literal. */
+static char *
+names_literal(int n, char **names)
 {
-	Oid			argtypes[2] = {REGCLASSOID, REGCLASSOID};
-	Datum		values[2];
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n,
-				i;
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	Oid			out;
+	bool		isvarlena;
+	int			i;
 
-	values[0] = ObjectIdGetDatum(link);
-	values[1] = ObjectIdGetDatum(subject);
-	if (SPI_execute_with_args("SELECT * FROM rgpd._archive_values_sql($1, $2)",
-							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("pericles_rgpd: rgpd._archive_values_sql() failed")));
-	if (SPI_processed != 1)
+	for (i = 0; i < n; i++)
+		elems[i] = DirectFunctionCall1(namein, CStringGetDatum(names[i]));
+	getTypeOutputInfo(NAMEARRAYOID, &out, &isvarlena);
+	return quote_literal_cstr(OidOutputFunctionCall(out, PointerGetDatum(
+		construct_array(elems, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR))));
+}
+
+/*
+ * The statements that move the values of one link table, for the subjects
+ * $1 (int8[]):
+ *   read:    (k, c, id, v) of every linked row, locked, per subject column
+ *            c pointing at one of them: the row's key as text, the values
+ *            of that column's personal columns;
+ *   erase:   the same rows (keys $2 text[]) given the erased values,
+ *            returning (k, c, id, e) likewise;
+ *   restore: per subject column, put back values ($2 keys, $3 values, $4
+ *            erased) where the row still holds the erased value.
+ * False when the link has no one-column primary key of an integer, text or
+ * uuid type (keys whose text form does not depend on the session's
+ * DateStyle or TimeZone, so that the row is found again), or no personal
+ * column outside the subject columns whose rows are deleted.
+ */
+static bool
+held_value_statements(Oid link, Oid subject, HeldValueStatements *st)
+{
+	int			nest = rgpd_pin_search_path();
+	RgpdSubjectConf *conf = rgpd_subject_conf(subject);
+	RgpdLinkConf *l = rgpd_subject_conf_link(conf, link);
+	char	   *key = l ? rgpd_row_key(link) : NULL;
+	AttrNumber	keyno = key ? get_attnum(link, key) : InvalidAttrNumber;
+	Oid			keytype = InvalidOid;
+	int32		keytypmod = -1;
+	Oid			keycoll;
+	char	   *ktype;
+	const char *k;
+	char	  **deleted;
+	int			ndeleted;
+	char	   *cols;
+	StringInfoData vals;
+	StringInfoData sets;
+	int			i;
+	int			j;
+
+	if (keyno != InvalidAttrNumber)
+		get_atttypetypmodcoll(link, keyno, &keytype, &keytypmod, &keycoll);
+	if (keytype != INT2OID && keytype != INT4OID && keytype != INT8OID &&
+		keytype != TEXTOID && keytype != VARCHAROID && keytype != UUIDOID)
+	{
+		rgpd_unpin_search_path(nest);
 		return false;
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	st->read = SPI_getvalue(tup, desc, 1);
-	st->erase = SPI_getvalue(tup, desc, 2);
-	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull)),
-					  NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
-	st->ncolumns = n;
-	st->columns = palloc(sizeof(char *) * n);
-	for (i = 0; i < n; i++)
-		st->columns[i] = pstrdup(NameStr(*DatumGetName(elems[i])));
-	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 4, &isnull)),
-					  TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	st->restores = palloc(sizeof(char *) * n);
-	for (i = 0; i < n; i++)
-		st->restores[i] = TextDatumGetCString(elems[i]);
-	SPI_freetuptable(SPI_tuptable);
+	}
+	ktype = format_type_with_typemod(keytype, keytypmod);
+	k = quote_identifier(key);
+
+	/* subject columns that carry personal columns, delete_row ones excepted */
+	ndeleted = rgpd_link_deleted_columns(l, &deleted);
+	st->columns = palloc(sizeof(char *) * Max(l->npersonal, 1));
+	st->ncolumns = 0;
+	for (i = 0; i < l->npersonal; i++)
+	{
+		const char *c = l->personal_subject[i];
+		bool		skip = false;
+
+		for (j = 0; j < ndeleted && !skip; j++)
+			skip = strcmp(deleted[j], c) == 0;
+		for (j = 0; j < st->ncolumns && !skip; j++)
+			skip = strcmp(st->columns[j], c) == 0;
+		if (skip)
+			continue;
+		for (j = st->ncolumns; j > 0 && strcmp(st->columns[j - 1], c) > 0; j--)
+			st->columns[j] = st->columns[j - 1];
+		st->columns[j] = pstrdup(c);
+		st->ncolumns++;
+	}
+	if (st->ncolumns == 0)
+	{
+		rgpd_unpin_search_path(nest);
+		return false;
+	}
+	cols = names_literal(st->ncolumns, st->columns);
+
+	/* per subject column: its personal values, by personal column */
+	initStringInfo(&vals);
+	st->restores = palloc(sizeof(char *) * st->ncolumns);
+	for (j = 0; j < st->ncolumns; j++)
+	{
+		char	  **mine = palloc(sizeof(char *) * l->npersonal);
+		int			nmine = 0;
+		int			a;
+		StringInfoData obj;
+		StringInfoData put;
+
+		for (i = 0; i < l->npersonal; i++)
+			if (strcmp(l->personal_subject[i], st->columns[j]) == 0)
+			{
+				for (a = nmine; a > 0 && strcmp(mine[a - 1], l->personal_column[i]) > 0; a--)
+					mine[a] = mine[a - 1];
+				mine[a] = l->personal_column[i];
+				nmine++;
+			}
+		initStringInfo(&obj);
+		initStringInfo(&put);
+		for (a = 0; a < nmine; a++)
+		{
+			const char *p = quote_identifier(mine[a]);
+
+			appendStringInfo(&obj, "%s%s, l.%s", a > 0 ? ", " : "", quote_literal_cstr(mine[a]), p);
+			appendStringInfo(&put, "%1$s%2$s = CASE WHEN l.%2$s IS NOT DISTINCT FROM"
+							 " (pg_catalog.jsonb_populate_record(CAST(NULL AS %3$s), v.e)).%2$s"
+							 " THEN (pg_catalog.jsonb_populate_record(CAST(NULL AS %3$s), v.v)).%2$s ELSE l.%2$s END",
+							 a > 0 ? ", " : "", p, l->name);
+		}
+		appendStringInfo(&vals, "%spg_catalog.jsonb_build_object(%s)", j > 0 ? ", " : "", obj.data);
+		st->restores[j] = psprintf("UPDATE %s AS l SET %s"
+								   "  FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.jsonb[]),"
+								   "                 pg_catalog.unnest($4::pg_catalog.jsonb[])) AS v(k, v, e)"
+								   " WHERE l.%s OPERATOR(pg_catalog.=) CAST(v.k AS %s)",
+								   l->name, put.data, k, ktype);
+	}
+
+	st->read = psprintf("SELECT r.k, u.c, u.id, u.v"
+						"  FROM (SELECT CAST(l.%1$s AS pg_catalog.text) AS k, ARRAY[%2$s] AS ids, ARRAY[%3$s] AS vals"
+						"          FROM %4$s AS l WHERE %5$s FOR UPDATE OF l) AS r,"
+						"       ROWS FROM (pg_catalog.unnest(%6$s::pg_catalog.name[]), pg_catalog.unnest(r.ids),"
+						"                  pg_catalog.unnest(r.vals)) AS u(c, id, v)"
+						" WHERE u.id IS NOT NULL"
+						" ORDER BY r.k COLLATE \"C\", u.c COLLATE \"C\"",
+						k, rgpd_sql_subject_ids(st->ncolumns, st->columns), vals.data, l->name,
+						rgpd_sql_any_subject(st->ncolumns, st->columns), cols);
+
+	/*
+	 * The erased value of each personal column, where a subject column it
+	 * belongs to points at one of $1, on the rows read.  A pseudonym while
+	 * archived carries a random part: one that could be guessed could be
+	 * taken first by anybody who writes the table, and make archiving fail.
+	 */
+	initStringInfo(&sets);
+	{
+		char	   *pseudonym_key = psprintf("(CAST(l.%s AS pg_catalog.text) OPERATOR(pg_catalog.||) '_'"
+											 " OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5("
+											 "CAST(pg_catalog.random() AS pg_catalog.text)), 1, 12))", k);
+		bool	   *done = palloc0(sizeof(bool) * l->npersonal);
+
+		for (i = 0; i < l->npersonal; i++)
+		{
+			const char *p = l->personal_column[i];
+			char	  **whens = palloc(sizeof(char *) * l->npersonal);
+			char	  **by = palloc(sizeof(char *) * l->npersonal);
+			int			nwhens = 0;
+			int			a;
+
+			if (done[i])
+				continue;
+			for (a = i; a < l->npersonal; a++)
+			{
+				bool		held = false;
+				int			b;
+
+				if (strcmp(l->personal_column[a], p) != 0)
+					continue;
+				for (j = 0; j < st->ncolumns && !held; j++)
+					held = strcmp(st->columns[j], l->personal_subject[a]) == 0;
+				if (!held)
+					continue;
+				done[a] = true;
+				for (b = nwhens; b > 0 && strcmp(by[b - 1], l->personal_subject[a]) > 0; b--)
+				{
+					by[b] = by[b - 1];
+					whens[b] = whens[b - 1];
+				}
+				by[b] = l->personal_subject[a];
+				whens[b] = psprintf("WHEN %s THEN %s", rgpd_sql_in_ids("l", l->personal_subject[a], NULL),
+									rgpd_sql_erased_value(link, p, pseudonym_key));
+				nwhens++;
+			}
+			if (nwhens == 0)
+				continue;
+			appendStringInfo(&sets, "%s%s = CASE", sets.len > 0 ? ", " : "", quote_identifier(p));
+			for (a = 0; a < nwhens; a++)
+				appendStringInfo(&sets, " %s", whens[a]);
+			appendStringInfo(&sets, " ELSE l.%s END", quote_identifier(p));
+		}
+	}
+	st->erase = psprintf("WITH r AS (UPDATE %1$s AS l SET %2$s"
+						 "            WHERE l.%3$s OPERATOR(pg_catalog.=) ANY (CAST($2 AS %4$s[]))"
+						 "            RETURNING CAST(l.%3$s AS pg_catalog.text) AS k, ARRAY[%5$s] AS ids, ARRAY[%6$s] AS vals)"
+						 "SELECT r.k, u.c, u.id, u.v"
+						 "  FROM r, ROWS FROM (pg_catalog.unnest(%7$s::pg_catalog.name[]), pg_catalog.unnest(r.ids),"
+						 "                     pg_catalog.unnest(r.vals)) AS u(c, id, v)"
+						 " WHERE u.id IS NOT NULL"
+						 " ORDER BY r.k COLLATE \"C\", u.c COLLATE \"C\"",
+						 l->name, sets.data, k, ktype,
+						 rgpd_sql_subject_ids(st->ncolumns, st->columns), vals.data, cols);
+	rgpd_unpin_search_path(nest);
 	return true;
 }
 
@@ -115,7 +282,7 @@ hold_link(RgpdSubject *sub, Oid link, int64 *ids, int n)
 	Oid			argtypes[2] = {INT8ARRAYOID, TEXTARRAYOID};
 	Datum		values[2];
 	Oid			owner;
-	LinkStatements st;
+	HeldValueStatements st;
 	Datum		keys,
 				cols,
 				rowids,
@@ -123,7 +290,7 @@ hold_link(RgpdSubject *sub, Oid link, int64 *ids, int n)
 				erased;
 	uint64		nread;
 
-	if (!link_statements(link, sub->relid, &st))
+	if (!held_value_statements(link, sub->relid, &st))
 		return;
 	owner = rgpd_rel_owner(link);
 	values[0] = PointerGetDatum(rgpd_int8_array(ids, n));
@@ -196,7 +363,7 @@ static void
 restore_link(RgpdSubject *sub, Oid link, int64 *ids, int n)
 {
 	Oid			owner;
-	LinkStatements st;
+	HeldValueStatements st;
 	Oid			types[3] = {REGCLASSOID, REGCLASSOID, INT8ARRAYOID};
 	Datum		args[3];
 	SPITupleTable *taken;
@@ -204,7 +371,7 @@ restore_link(RgpdSubject *sub, Oid link, int64 *ids, int n)
 				r;
 	int			c;
 
-	if (!link_statements(link, sub->relid, &st))
+	if (!held_value_statements(link, sub->relid, &st))
 		return;
 	owner = rgpd_rel_owner(link);
 

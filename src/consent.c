@@ -31,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "pericles_rgpd.h"
+#include "statement_parts.h"
 
 PG_FUNCTION_INFO_V1(rgpd_set_consent);
 PG_FUNCTION_INFO_V1(rgpd_consent_history);
@@ -543,29 +544,65 @@ typedef struct RecipientsArgs
 	bool		fetched;
 } RecipientsArgs;
 
+/*
+ * $1 int4 campaign id: the recipients of a campaign in one subject table:
+ * active subjects with a value in the channel's contact column, not
+ * objecting to that channel, and consented unless the campaign is
+ * mandatory; RETURNS subject, id, contact by id.  NULL when the table has
+ * no contact column for the channel.
+ */
+static char *
+recipients_sql(Oid relid, Campaign *c)
+{
+	int			nest = rgpd_pin_search_path();
+	RgpdSubjectConf *conf = rgpd_subject_conf(relid);
+	bool		mail = strcmp(c->channel, "mail") == 0;
+	const char *contact = mail ? conf->email_column : conf->mobile_column;
+	char	   *sid = psprintf("CAST(%u AS pg_catalog.oid)", relid);
+	const char *k = quote_identifier(conf->key_column);
+	char	   *sql = NULL;
+
+	if (contact != NULL)
+	{
+		const char *col = quote_identifier(contact);
+
+		sql = psprintf("SELECT CAST(%1$s AS pg_catalog.regclass), CAST(s.%2$s AS pg_catalog.int8), CAST(s.%3$s AS pg_catalog.text)"
+					   "  FROM %4$s AS s"
+					   " %5$s"
+					   " WHERE s.rgpd_status OPERATOR(pg_catalog.=) 'active'::rgpd.status"
+					   "   AND s.%3$s IS NOT NULL AND CAST(s.%3$s AS pg_catalog.text) OPERATOR(pg_catalog.<>) ''"
+					   "   AND NOT EXISTS (SELECT 1 FROM rgpd.objections AS o"
+					   "                    WHERE o.subject OPERATOR(pg_catalog.=) %1$s"
+					   "                      AND o.subject_id OPERATOR(pg_catalog.=) s.%2$s AND o.%6$s)"
+					   " ORDER BY 2",
+					   sid, k, col, conf->name,
+					   c->mandatory ? ""
+					   : psprintf("JOIN rgpd.consents AS k ON k.campaign_id OPERATOR(pg_catalog.=) $1"
+								  " AND k.subject OPERATOR(pg_catalog.=) %s"
+								  " AND k.subject_id OPERATOR(pg_catalog.=) s.%s AND k.value", sid, k),
+					   mail ? "do_not_email" : "do_not_call");
+	}
+	rgpd_unpin_search_path(nest);
+	return sql;
+}
+
 /* The recipients of one table, as its owner (isolated by the caller). */
 static void
 recipients_fetch(void *arg)
 {
 	RecipientsArgs *a = (RecipientsArgs *) arg;
-	Oid			argtypes[2] = {REGCLASSOID, INT4OID};
-	Datum		values[2];
-	bool		isnull;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
 	char	   *sql;
 
 	a->sub = rgpd_subject(a->relid, false);
 	if (!readable_contacts(a->sub, a->campaign->channel))
 		return;
-	values[0] = ObjectIdGetDatum(a->relid);
-	values[1] = Int32GetDatum(a->campaign->id);
-	/* generated as the extension's owner: the generator is internal */
-	rgpd_execute("SELECT rgpd._recipients_sql($1, $2)", 2, argtypes, values, NULL,
-				 rgpd_extension_owner(), false, 0);
-	sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
+	sql = recipients_sql(a->relid, a->campaign);
+	if (sql == NULL)
 		return;					/* no contact column for this channel */
-	rgpd_execute(sql, 1, &argtypes[1], &values[1], NULL, a->sub->owner, false, 0);
+	values[0] = Int32GetDatum(a->campaign->id);
+	rgpd_execute(sql, 1, argtypes, values, NULL, a->sub->owner, false, 0);
 	a->fetched = true;
 }
 

@@ -9,10 +9,8 @@
  *	  parameter or a quoted literal of the configuration: the statements
  *	  run as a table's owner under a pinned search_path (owner_code.c).
  *
- *	  The catalog facts that rgpd._archive_values_sql() also needs (the
- *	  erasure method and erased value of a column, the key of a table's
- *	  rows) are asked of the SQL functions that define them, so that one
- *	  definition serves both.
+ *	  The erasure method of a column is asked of rgpd.erasure_method(),
+ *	  the public function that defines it.
  *
  * Copyright (c) 2026, The pericles_rgpd developers
  * Released under the PostgreSQL License (see LICENSE).
@@ -84,7 +82,8 @@ rgpd_subject_conf(Oid subject)
 					 "       CAST(s.created_column AS pg_catalog.text),"
 					 "       CAST(s.negotiator_column AS pg_catalog.text),"
 					 "       CAST(s.email_column AS pg_catalog.text),"
-					 "       CAST(s.personal_columns AS pg_catalog.text[])"
+					 "       CAST(s.personal_columns AS pg_catalog.text[]),"
+					 "       CAST(s.mobile_column AS pg_catalog.text)"
 					 "  FROM rgpd.subjects AS s"
 					 " WHERE CAST(s.subject AS pg_catalog.oid) OPERATOR(pg_catalog.=) $1", subject))
 		ereport(ERROR,
@@ -98,6 +97,7 @@ rgpd_subject_conf(Oid subject)
 	conf->negotiator_column = rgpd_spi_text(0, 4);
 	conf->email_column = rgpd_spi_text(0, 5);
 	conf->npersonal = spi_text_array(0, 6, &conf->personal_columns);
+	conf->mobile_column = rgpd_spi_text(0, 7);
 	SPI_freetuptable(SPI_tuptable);
 
 	rgpd_read_config("SELECT p.name, p.applies_when, CAST(p.archive_after AS pg_catalog.text),"
@@ -396,46 +396,84 @@ rgpd_sql_any_subject(int n, char **cols)
 	return buf.data;
 }
 
-/* ---- catalog facts, from the SQL functions that define them ---- */
-
-/* SELECT fn(rel, col[, expr]) of a text-returning function, or NULL. */
-static char *
-ask_text(const char *sql, Oid rel, const char *col, const char *expr)
-{
-	Oid			argtypes[3] = {REGCLASSOID, NAMEOID, TEXTOID};
-	Datum		values[3];
-	int			nargs = expr ? 3 : (col ? 2 : 1);
-	char	   *result;
-
-	values[0] = ObjectIdGetDatum(rel);
-	if (col)
-		values[1] = DirectFunctionCall1(namein, CStringGetDatum(col));
-	if (expr)
-		values[2] = CStringGetTextDatum(expr);
-	if (SPI_execute_with_args(sql, nargs, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "pericles_rgpd: %s failed", sql);
-	result = rgpd_spi_text(0, 1);
-	SPI_freetuptable(SPI_tuptable);
-	return result;
-}
+/* ---- catalog facts ---- */
 
 char *
 rgpd_erasure_method(Oid rel, const char *col)
 {
-	return ask_text("SELECT rgpd.erasure_method($1, $2)", rel, col, NULL);
+	Oid			argtypes[2] = {REGCLASSOID, NAMEOID};
+	Datum		values[2];
+	char	   *method;
+
+	values[0] = ObjectIdGetDatum(rel);
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(col));
+	if (SPI_execute_with_args("SELECT rgpd.erasure_method($1, $2)", 2, argtypes, values, NULL,
+							  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pericles_rgpd: rgpd.erasure_method(%u, %s) failed", rel, col);
+	method = rgpd_spi_text(0, 1);
+	SPI_freetuptable(SPI_tuptable);
+	return method;
 }
 
+/*
+ * The SQL value that erases a column by its erasure method
+ * (rgpd.erasure_method(): the one set, or the default that fits):
+ *   mask       rgpd.mask_text (text types);
+ *   pseudonym  rgpd.mask_text, '_' and the key named by key_expr;
+ *   empty      '{}' for arrays and json, '' otherwise;
+ *   otherwise  NULL.
+ */
 char *
 rgpd_sql_erased_value(Oid rel, const char *col, const char *key_expr)
 {
-	return ask_text("SELECT rgpd._erased_value($1, $2, $3)", rel, col, key_expr);
+	char	   *m = rgpd_erasure_method(rel, col);
+	AttrNumber	attnum = get_attnum(rel, col);
+	Oid			typid = InvalidOid;
+	int32		typmod = -1;
+	Oid			collid;
+	char		cat = '\0';
+	bool		preferred;
+	const char *typ = "";
+
+	if (attnum != InvalidAttrNumber)
+	{
+		get_atttypetypmodcoll(rel, attnum, &typid, &typmod, &collid);
+		get_type_category_preferred(typid, &cat, &preferred);
+		typ = format_type_with_typemod(typid, typmod);
+	}
+	if (m != NULL && strcmp(m, "mask") == 0 && cat == TYPCATEGORY_STRING)
+		return psprintf("CAST(pg_catalog.current_setting('rgpd.mask_text') AS %s)", typ);
+	if (m != NULL && strcmp(m, "pseudonym") == 0)
+		return psprintf("CAST(pg_catalog.current_setting('rgpd.mask_text') OPERATOR(pg_catalog.||) '_'"
+						" OPERATOR(pg_catalog.||) CAST(%s AS pg_catalog.text) AS %s)", key_expr, typ);
+	if (m != NULL && strcmp(m, "empty") == 0)
+		return psprintf("CAST(%s AS %s)",
+						cat == TYPCATEGORY_ARRAY || strcmp(typ, "json") == 0 || strcmp(typ, "jsonb") == 0
+						? "'{}'" : "''", typ);
+	return psprintf("CAST(NULL AS %s)", typ);
 }
 
+/* The key of a table's rows: its primary key, when it has one column. */
 char *
 rgpd_row_key(Oid rel)
 {
-	return ask_text("SELECT CAST(rgpd._row_key($1) AS pg_catalog.text)", rel, NULL, NULL);
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	char	   *key = NULL;
+
+	values[0] = ObjectIdGetDatum(rel);
+	if (SPI_execute_with_args("SELECT CAST(a.attname AS pg_catalog.text)"
+							  "  FROM pg_catalog.pg_index AS i"
+							  "  JOIN pg_catalog.pg_attribute AS a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid"
+							  "   AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]"
+							  " WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary"
+							  "   AND i.indnkeyatts OPERATOR(pg_catalog.=) 1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pericles_rgpd: reading the primary key of %u failed", rel);
+	if (SPI_processed == 1)
+		key = rgpd_spi_text(0, 1);
+	SPI_freetuptable(SPI_tuptable);
+	return key;
 }
 
 int

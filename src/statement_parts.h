@@ -56,6 +56,7 @@ typedef struct RgpdSubjectConf
 	char	   *created_column; /* NULL when none */
 	char	   *negotiator_column;
 	char	   *email_column;
+	char	   *mobile_column;
 	int			npersonal;
 	char	  **personal_columns;
 	int			npolicies;

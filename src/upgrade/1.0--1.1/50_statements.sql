@@ -13,13 +13,15 @@
  *   src/retention_statements.c  RgpdRetentionStatementKind: the rows a
  *       retention rule keeps, the purge;
  *   src/statement_parts.c       the configuration they are built from and
- *       the fragments they share.
- * The engine's saved plans are cached per (subject, kind).  What they run
- * is unchanged: the C builders were checked, statement by statement,
- * against the PL/pgSQL ones over the whole test suite before these were
- * dropped.  rgpd._archive_values_sql() stays in SQL; it asks
- * rgpd._erased_value(), rgpd._row_key() and rgpd._link_personal(), which
- * the C builders ask too.
+ *       the fragments they share;
+ * and, beside their only use, the recipients of a campaign
+ * (src/consent.c, was rgpd._recipients_sql) and the statements that hold
+ * apart the values of archived people on linked rows
+ * (src/archive_values.c).  The engine's saved plans are cached per
+ * (subject, kind).  What they run is unchanged: the C builders were
+ * checked, statement by statement, against the PL/pgSQL ones over the
+ * whole test suite before these were dropped.  rgpd.erasure_method()
+ * stays the one definition of a column's erasure method.
  *
  * A contact and the sweep, whoever commits first: the sweep archives with
  * an UPDATE that changes no key, whose row lock does not conflict with the
@@ -45,3 +47,7 @@ DROP FUNCTION rgpd._policy_case(regclass, text, text, text);
 DROP FUNCTION rgpd._greatest_day(regclass, name[], text, text);
 DROP FUNCTION rgpd._day(regclass, name, text, text);
 DROP FUNCTION rgpd._differs(text, text);
+DROP FUNCTION rgpd._recipients_sql(regclass, integer);
+DROP FUNCTION rgpd._erased_value(regclass, name, text);
+DROP FUNCTION rgpd._row_key(regclass);
+DROP FUNCTION rgpd._in_ids(text, name, text);
