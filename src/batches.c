@@ -193,7 +193,7 @@ date_text(DateADT d)
 typedef struct SweepBatch
 {
 	Oid			relid;
-	const char *action;			/* "archive" or "anonymise" */
+	RgpdAction	action;
 	DateADT		as_of;
 	const char *run;
 	MemoryContext runcxt;		/* survives the commits of the run */
@@ -219,7 +219,7 @@ list_due(void *arg)
 	char	   *sql;
 
 	ids = rgpd_due_ids(sub, b->action, b->as_of, &n);
-	sql = rgpd_statement_sql(sub, strcmp(b->action, "archive") == 0
+	sql = rgpd_statement_sql(sub, b->action == RGPD_ACTION_ARCHIVE
 							 ? RGPD_STMT_SWEEP_LOCK_ARCHIVE : RGPD_STMT_SWEEP_LOCK_ANONYMISE);
 	old = MemoryContextSwitchTo(b->runcxt);
 	b->due = palloc(sizeof(int64) * Max(n, 1));
@@ -263,7 +263,7 @@ sweep_batch(void *arg)
 	}
 	b->skipped = b->n - nlocked;
 
-	if (strcmp(b->action, "archive") == 0)
+	if (b->action == RGPD_ACTION_ARCHIVE)
 		b->done = rgpd_archive_due(sub, ids, ndue, b->as_of);
 	else
 	{
@@ -277,9 +277,9 @@ sweep_batch(void *arg)
 	rgpd_json_begin(&js);
 	rgpd_json_text(&js, "run", b->run);
 	rgpd_json_int(&js, "batch", b->batch);
-	rgpd_json_text(&js, "action", b->action);
+	rgpd_json_text(&js, "action", rgpd_action_name(b->action));
 	rgpd_json_text(&js, "as_of", date_text(b->as_of));
-	rgpd_json_int(&js, strcmp(b->action, "archive") == 0 ? "archived" : "anonymised",
+	rgpd_json_int(&js, b->action == RGPD_ACTION_ARCHIVE ? "archived" : "anonymised",
 				  b->done);
 	rgpd_json_int(&js, "skipped_locked", b->skipped);
 	rgpd_json_int(&js, "position", b->from + b->n);
@@ -349,7 +349,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < nsubjects && stopped == NULL; i++)
 	{
-		const char *actions[2] = {"archive", "anonymise"};
+		const RgpdAction actions[2] = {RGPD_ACTION_ARCHIVE, RGPD_ACTION_ANONYMISE};
 		int			a;
 		bool		failed = false;
 		bool		interrupted = false;
@@ -383,7 +383,7 @@ rgpd_sweep_batches(PG_FUNCTION_ARGS)
 				ereport(NOTICE,
 						(errmsg("rgpd.sweep_batches: batch %d, %s: %s " INT64_FORMAT
 								", skipped " INT64_FORMAT " locked (%d of %d due)",
-								b.batch, rgpd_relname(b.relid), b.action, b.done,
+								b.batch, rgpd_relname(b.relid), rgpd_action_name(b.action), b.done,
 								b.skipped, b.from + b.n, b.ndue)));
 				commit_batch();
 			}

@@ -90,6 +90,27 @@ rgpd_status_name(RgpdStatus status)
 	return NULL;				/* keep compiler quiet */
 }
 
+const char *
+rgpd_action_name(RgpdAction action)
+{
+	return action == RGPD_ACTION_ARCHIVE ? "archive" : "anonymise";
+}
+
+/* An action named by a caller: 'archive' or 'anonymise' (22023 otherwise). */
+RgpdAction
+rgpd_action_of_name(const char *name)
+{
+	if (strcmp(name, "archive") == 0)
+		return RGPD_ACTION_ARCHIVE;
+	if (strcmp(name, "anonymise") == 0)
+		return RGPD_ACTION_ANONYMISE;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown action \"%s\"", name),
+			 errhint("Use 'archive' or 'anonymise'.")));
+	return RGPD_ACTION_ARCHIVE;	/* keep compiler quiet */
+}
+
 /* The status a label of rgpd.status stands for. */
 RgpdStatus
 rgpd_status_of_label(const char *label)

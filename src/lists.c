@@ -99,7 +99,7 @@ caller_reads_column(Oid relid, const char *column)
 typedef struct DueArgs
 {
 	Oid			relid;
-	const char *action;
+	RgpdAction	action;
 	DateADT		as_of;
 	const char *negotiator;		/* one portfolio, or NULL: all */
 	RgpdSubject *sub;
@@ -121,7 +121,7 @@ due_fetch(void *arg)
 
 	a->sub = rgpd_subject(a->relid, false);
 	values[0] = DateADTGetDatum(a->as_of);
-	sql = rgpd_statement_sql(a->sub, strcmp(a->action, "archive") == 0
+	sql = rgpd_statement_sql(a->sub, a->action == RGPD_ACTION_ARCHIVE
 							 ? RGPD_STMT_DUE_ARCHIVE : RGPD_STMT_DUE_ANONYMISE);
 	if (a->negotiator)
 	{
@@ -157,7 +157,6 @@ rgpd_due(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	DueArgs		a = {0};
-	char	   *action;
 	SPITupleTable *tuptable;
 	uint64		nrows,
 				i;
@@ -172,20 +171,14 @@ rgpd_due(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("subject, action and as_of must not be NULL")));
 	a.relid = PG_GETARG_OID(0);
-	action = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	a.action = rgpd_action_of_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	a.as_of = PG_GETARG_DATEADT(2);
-	if (strcmp(action, "archive") != 0 && strcmp(action, "anonymise") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown action \"%s\"", action),
-				 errhint("Use 'archive' or 'anonymise'.")));
-	a.action = action;
 	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
 		a.negotiator = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	rgpd_check_as_of(a.as_of);
 
 	/* the list to anonymise is shown only to personal-data managers */
-	if (strcmp(action, "anonymise") == 0 && !rgpd_is_manager())
+	if (a.action == RGPD_ACTION_ANONYMISE && !rgpd_is_manager())
 		return (Datum) 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -199,7 +192,7 @@ rgpd_due(PG_FUNCTION_ARGS)
 	reads_negotiator = caller_reads_column(a.relid, negotiator_column(a.relid));
 	if ((a.negotiator && !reads_negotiator) ||
 		rgpd_isolated(due_fetch, &a, a.relid,
-					  strcmp(action, "archive") == 0 ?
+					  a.action == RGPD_ACTION_ARCHIVE ?
 					  "the list to archive" : "the list to anonymise") != NULL)
 	{
 		SPI_finish();

@@ -39,6 +39,16 @@ typedef enum RgpdStatus
 	RGPD_STATUS_ANONYMISED
 } RgpdStatus;
 
+/*
+ * The two actions of the lifecycle, by name 'archive' and 'anonymise' in
+ * the SQL API (rgpd.pending(action)) and in the journal.
+ */
+typedef enum RgpdAction
+{
+	RGPD_ACTION_ARCHIVE,
+	RGPD_ACTION_ANONYMISE
+} RgpdAction;
+
 #define RGPD_ACTIVE		"active"
 #define RGPD_ARCHIVED	"archived"
 #define RGPD_ANONYMISED	"anonymised"
@@ -112,6 +122,8 @@ extern Oid	rgpd_status_label(Oid statustype, const char *label);
 extern RgpdStatus rgpd_status_of_label(const char *label);
 extern RgpdStatus rgpd_status_of_oid(Oid enumoid);
 extern const char *rgpd_status_name(RgpdStatus status);
+extern const char *rgpd_action_name(RgpdAction action);
+extern RgpdAction rgpd_action_of_name(const char *name);
 
 /* ---- arrays of bigint keys (keys.c) ---- */
 extern ArrayType *rgpd_int8_array(int64 *values, int n);
@@ -195,7 +207,7 @@ extern int64 rgpd_record_optin(RgpdSubject *sub, int64 id, const char *origin,
 							   Datum at, const char *token_id, const char *caller);
 
 /* ---- the sweep (sweep.c), also run in committed batches (batches.c) ---- */
-extern int64 *rgpd_due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n);
+extern int64 *rgpd_due_ids(RgpdSubject *sub, RgpdAction action, DateADT as_of, int *n);
 extern int64 rgpd_archive_due(RgpdSubject *sub, int64 *ids, int n, DateADT as_of);
 extern void rgpd_refresh_floors(RgpdSubject *sub, DateADT as_of);
 extern int64 rgpd_purge_exports(void);

@@ -65,13 +65,7 @@ typedef struct RgpdSubjectConf
 	RgpdLinkConf *links;		/* by OID */
 } RgpdSubjectConf;
 
-/* The two actions of the lifecycle, and the values a policy gives them. */
-typedef enum RgpdAction
-{
-	RGPD_ACTION_ARCHIVE,
-	RGPD_ACTION_ANONYMISE
-} RgpdAction;
-
+/* The values a policy gives an action (RgpdAction, pericles_rgpd.h). */
 typedef enum RgpdPolicyValue
 {
 	RGPD_POLICY_INTERVAL,		/* its archive_after or anonymise_after */

@@ -42,13 +42,13 @@
 
 PG_FUNCTION_INFO_V1(rgpd_sweep);
 
-/* Ids due for an action ("archive" or "anonymise") as of a date, sorted. */
+/* Ids due for an action as of a date, sorted. */
 int64 *
-rgpd_due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n)
+rgpd_due_ids(RgpdSubject *sub, RgpdAction action, DateADT as_of, int *n)
 {
 	Oid			argtypes[1] = {DATEOID};
 	Datum		values[1];
-	char	   *due = rgpd_statement_sql(sub, strcmp(action, "archive") == 0
+	char	   *due = rgpd_statement_sql(sub, action == RGPD_ACTION_ARCHIVE
 										 ? RGPD_STMT_DUE_ARCHIVE : RGPD_STMT_DUE_ANONYMISE);
 	int64	   *ids;
 
@@ -56,7 +56,7 @@ rgpd_due_ids(RgpdSubject *sub, const char *action, DateADT as_of, int *n)
 	rgpd_execute(psprintf("SELECT q.id FROM (%s) AS q WHERE NOT q.excluded ORDER BY q.id", due),
 				 1, argtypes, values, NULL, sub->owner, false, 0);
 	ids = rgpd_spi_int64_column(n);
-	*n = rgpd_check_holds(sub, ids, *n, action, false);	/* legal holds stay */
+	*n = rgpd_check_holds(sub, ids, *n, rgpd_action_name(action), false); /* holds stay */
 	return ids;
 }
 
@@ -177,11 +177,11 @@ sweep_table(void *arg)
 	int64	   *ids;
 
 
-	ids = rgpd_due_ids(sub, "archive", t->as_of, &n);
+	ids = rgpd_due_ids(sub, RGPD_ACTION_ARCHIVE, t->as_of, &n);
 	t->archived = t->dry_run ? n : rgpd_archive_due(sub, ids, n, t->as_of);
 	if (rgpd_auto_anonymise)
 	{
-		ids = rgpd_due_ids(sub, "anonymise", t->as_of, &n);
+		ids = rgpd_due_ids(sub, RGPD_ACTION_ANONYMISE, t->as_of, &n);
 		if (t->dry_run)
 			t->anonymised = n - (rgpd_require_export ? rgpd_count_without_export(sub, ids, n) : 0);
 		else
