@@ -51,6 +51,15 @@ SELECT p.oid::regprocedure AS unpinned
    AND p.proconfig IS NULL
  ORDER BY p.oid::regprocedure::text;
 
+-- the statements run on application tables are built in C, by kind
+-- (src/subject_statements.c, link_statements.c, retention_statements.c):
+-- no SQL or PL/pgSQL function of the extension generates them any more
+SELECT p.oid::regprocedure AS generates_statements
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'rgpd' AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+   AND p.prosrc ~* 'format\(\s*''\s*(SELECT|UPDATE|DELETE|INSERT|WITH)\M'
+ ORDER BY p.oid::regprocedure::text;
+
 -- functions of schema rgpd executable by anyone, and by managers only
 SELECT p.oid::regprocedure AS public_function
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

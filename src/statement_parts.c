@@ -21,6 +21,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/memutils.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -59,14 +60,39 @@ spi_text_array(uint64 row, int col, char ***out)
 	return n;
 }
 
+/*
+ * The reads of the configuration are few fixed statements: each is
+ * prepared once per backend and kept (revalidated by the plan cache when
+ * the tables it reads change), as ri_triggers.c keeps its plans.
+ */
+#define MAX_CONFIG_READS 16
+static struct
+{
+	const char *sql;
+	SPIPlanPtr	plan;
+}			config_reads[MAX_CONFIG_READS];
+
 bool
 rgpd_read_config(const char *sql, Oid arg)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
+	SPIPlanPtr	plan = NULL;
+	int			i;
 
+	for (i = 0; i < MAX_CONFIG_READS && config_reads[i].sql != NULL && plan == NULL; i++)
+		if (strcmp(config_reads[i].sql, sql) == 0)
+			plan = config_reads[i].plan;
+	if (plan == NULL)
+	{
+		if (i >= MAX_CONFIG_READS)
+			elog(ERROR, "pericles_rgpd: too many configuration reads");
+		plan = rgpd_prepare(sql, 1, argtypes, 0);
+		config_reads[i].sql = MemoryContextStrdup(TopMemoryContext, sql);
+		config_reads[i].plan = plan;
+	}
 	values[0] = ObjectIdGetDatum(arg);
-	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plan, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pericles_rgpd: reading the configuration failed: %s", sql);
 	return SPI_processed > 0;
 }
@@ -75,7 +101,6 @@ RgpdSubjectConf *
 rgpd_subject_conf(Oid subject)
 {
 	RgpdSubjectConf *conf = palloc0(sizeof(RgpdSubjectConf));
-	uint64		r;
 
 	conf->subject = subject;
 	if (!rgpd_read_config("SELECT CAST(s.key_column AS pg_catalog.text), s.time_zone,"
@@ -99,12 +124,22 @@ rgpd_subject_conf(Oid subject)
 	conf->npersonal = spi_text_array(0, 6, &conf->personal_columns);
 	conf->mobile_column = rgpd_spi_text(0, 7);
 	SPI_freetuptable(SPI_tuptable);
+	return conf;
+}
 
+/* Its policies, read on first use (by position). */
+static void
+need_policies(RgpdSubjectConf *conf)
+{
+	uint64		r;
+
+	if (conf->policies != NULL)
+		return;
 	rgpd_read_config("SELECT p.name, p.applies_when, CAST(p.archive_after AS pg_catalog.text),"
 				"       CAST(p.anonymise_after AS pg_catalog.text)"
 				"  FROM rgpd.policies AS p"
 				" WHERE CAST(p.subject AS pg_catalog.oid) OPERATOR(pg_catalog.=) $1"
-				" ORDER BY p.position", subject);
+				" ORDER BY p.position", conf->subject);
 	conf->npolicies = (int) SPI_processed;
 	conf->policies = palloc0(sizeof(RgpdPolicyConf) * Max(conf->npolicies, 1));
 	for (r = 0; r < SPI_processed; r++)
@@ -115,7 +150,16 @@ rgpd_subject_conf(Oid subject)
 		conf->policies[r].anonymise_after = rgpd_spi_text(r, 4);
 	}
 	SPI_freetuptable(SPI_tuptable);
+}
 
+/* Its links, read on first use (by OID). */
+static void
+need_links(RgpdSubjectConf *conf)
+{
+	uint64		r;
+
+	if (conf->links != NULL)
+		return;
 	/* the personal columns of a link as _link_personal() gives them */
 	rgpd_read_config("SELECT CAST(l.link AS pg_catalog.oid),"
 				"       CAST(l.subject_columns AS pg_catalog.text[]),"
@@ -128,7 +172,7 @@ rgpd_subject_conf(Oid subject)
 				"       pg_catalog.rank() OVER (ORDER BY CAST(l.link AS pg_catalog.text))"
 				"  FROM rgpd.links AS l"
 				" WHERE CAST(l.subject AS pg_catalog.oid) OPERATOR(pg_catalog.=) $1"
-				" ORDER BY CAST(l.link AS pg_catalog.oid)", subject);
+				" ORDER BY CAST(l.link AS pg_catalog.oid)", conf->subject);
 	conf->nlinks = (int) SPI_processed;
 	conf->links = palloc0(sizeof(RgpdLinkConf) * Max(conf->nlinks, 1));
 	for (r = 0; r < SPI_processed; r++)
@@ -151,7 +195,14 @@ rgpd_subject_conf(Oid subject)
 		l->name_rank = pg_strtoint32(rgpd_spi_text(r, 8));
 	}
 	SPI_freetuptable(SPI_tuptable);
-	return conf;
+}
+
+int
+rgpd_subject_conf_links(RgpdSubjectConf *conf, RgpdLinkConf **links)
+{
+	need_links(conf);
+	*links = conf->links;
+	return conf->nlinks;
 }
 
 RgpdLinkConf *
@@ -159,6 +210,7 @@ rgpd_subject_conf_link(RgpdSubjectConf *conf, Oid link)
 {
 	int			i;
 
+	need_links(conf);
 	for (i = 0; i < conf->nlinks; i++)
 		if (conf->links[i].link == link)
 			return &conf->links[i];
@@ -268,6 +320,7 @@ rgpd_sql_policy_case(RgpdSubjectConf *conf, RgpdAction action, RgpdPolicyValue v
 	char	   *dflt = NULL;
 	int			i;
 
+	need_policies(conf);
 	initStringInfo(&whens);
 	for (i = 0; i < conf->npolicies; i++)
 	{
@@ -291,6 +344,7 @@ rgpd_sql_max_cutoff(RgpdSubjectConf *conf, RgpdAction action, const char *as_of)
 	StringInfoData buf;
 	int			i;
 
+	need_policies(conf);
 	if (conf->npolicies == 0)
 		return "";
 	initStringInfo(&buf);
@@ -309,6 +363,7 @@ rgpd_sql_excluded(RgpdSubjectConf *conf, const char *key_expr)
 	int			i;
 	int			c;
 
+	need_links(conf);
 	initStringInfo(&buf);
 	for (i = 0; i < conf->nlinks; i++)
 	{
@@ -335,6 +390,7 @@ rgpd_sql_contacts(RgpdSubjectConf *conf, bool filtered)
 	int			i;
 	int			c;
 
+	need_links(conf);
 	initStringInfo(&buf);
 	for (i = 0; i < conf->nlinks; i++)
 	{
@@ -405,10 +461,13 @@ rgpd_erasure_method(Oid rel, const char *col)
 	Datum		values[2];
 	char	   *method;
 
+	static SPIPlanPtr plan = NULL;
+
+	if (plan == NULL)
+		plan = rgpd_prepare("SELECT rgpd.erasure_method($1, $2)", 2, argtypes, 0);
 	values[0] = ObjectIdGetDatum(rel);
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(col));
-	if (SPI_execute_with_args("SELECT rgpd.erasure_method($1, $2)", 2, argtypes, values, NULL,
-							  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "pericles_rgpd: rgpd.erasure_method(%u, %s) failed", rel, col);
 	method = rgpd_spi_text(0, 1);
 	SPI_freetuptable(SPI_tuptable);
@@ -457,20 +516,15 @@ rgpd_sql_erased_value(Oid rel, const char *col, const char *key_expr)
 char *
 rgpd_row_key(Oid rel)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
 	char	   *key = NULL;
 
-	values[0] = ObjectIdGetDatum(rel);
-	if (SPI_execute_with_args("SELECT CAST(a.attname AS pg_catalog.text)"
-							  "  FROM pg_catalog.pg_index AS i"
-							  "  JOIN pg_catalog.pg_attribute AS a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid"
-							  "   AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]"
-							  " WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary"
-							  "   AND i.indnkeyatts OPERATOR(pg_catalog.=) 1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "pericles_rgpd: reading the primary key of %u failed", rel);
-	if (SPI_processed == 1)
+	if (rgpd_read_config("SELECT CAST(a.attname AS pg_catalog.text)"
+						 "  FROM pg_catalog.pg_index AS i"
+						 "  JOIN pg_catalog.pg_attribute AS a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid"
+						 "   AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]"
+						 " WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary"
+						 "   AND i.indnkeyatts OPERATOR(pg_catalog.=) 1", rel) &&
+		SPI_processed == 1)
 		key = rgpd_spi_text(0, 1);
 	SPI_freetuptable(SPI_tuptable);
 	return key;

@@ -59,6 +59,7 @@ typedef struct RgpdSubjectConf
 	char	   *mobile_column;
 	int			npersonal;
 	char	  **personal_columns;
+	/* read on first use (statement_parts.c) */
 	int			npolicies;
 	RgpdPolicyConf *policies;	/* by position */
 	int			nlinks;
@@ -74,15 +75,16 @@ typedef enum RgpdPolicyValue
 								 * month of as_of */
 } RgpdPolicyValue;
 
-/* Run a read of the configuration ($1 an oid); false when it has no row. */
+/* Run a read of the configuration ($1 an oid, a saved plan per text); false when it has no row. */
 extern bool rgpd_read_config(const char *sql, Oid arg);
 /* Column `col` of row `row` of SPI's result as a palloc'd string, or NULL. */
 extern char *rgpd_spi_text(uint64 row, int col);
 
 /* The configuration (ERROR 42704 when the table is not registered). */
 extern RgpdSubjectConf *rgpd_subject_conf(Oid subject);
-/* One of its links, or NULL. */
+/* One of its links, or NULL; all of them (policies and links are read on first use). */
 extern RgpdLinkConf *rgpd_subject_conf_link(RgpdSubjectConf *conf, Oid link);
+extern int	rgpd_subject_conf_links(RgpdSubjectConf *conf, RgpdLinkConf **links);
 
 /* "alias.col OPERATOR(pg_catalog.=) ANY (param::pg_catalog.int8[])" */
 extern char *rgpd_sql_in_ids(const char *alias, const char *col, const char *param);

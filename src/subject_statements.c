@@ -25,30 +25,25 @@
 #include "statement_parts.h"
 #include "subject_statements.h"
 
+/* A builder; `variant` tells apart the kinds one builder serves. */
 #define BUILDER(name) \
 	static char *name(RgpdSubject *sub pg_attribute_unused(), \
-					  RgpdSubjectConf *conf pg_attribute_unused())
+					  RgpdSubjectConf *conf pg_attribute_unused(), \
+					  int variant pg_attribute_unused())
 BUILDER(build_raise_one);
 BUILDER(build_lock_one);
 BUILDER(build_status_one);
 BUILDER(build_raise);
 BUILDER(build_raise_locked);
 BUILDER(build_lock_lower);
-BUILDER(build_recompute_ids);
-BUILDER(build_recompute_all);
+BUILDER(build_recompute);
 BUILDER(build_verify);
 BUILDER(build_is_excluded);
-BUILDER(build_lock_status);
-BUILDER(build_peek_status);
-BUILDER(build_archive);
-BUILDER(build_unarchive);
-BUILDER(build_unarchive_fresh);
-BUILDER(build_due_archive);
-BUILDER(build_due_anonymise);
-BUILDER(build_sweep_archive);
+BUILDER(build_status_rows);
+BUILDER(build_status_change);
+BUILDER(build_due);
 BUILDER(build_sweep_refresh);
-BUILDER(build_sweep_lock_archive);
-BUILDER(build_sweep_lock_anonymise);
+BUILDER(build_sweep_lock);
 BUILDER(build_sweep_next_keys);
 BUILDER(build_reconsent);
 BUILDER(build_erase_subject);
@@ -61,32 +56,32 @@ BUILDER(build_export_links);
 #define CUSTOM	CURSOR_OPT_CUSTOM_PLAN
 
 static const RgpdStatement statements[RGPD_STMT_COUNT] = {
-	[RGPD_STMT_RAISE_ONE] = {"raise_one", 2, {I8, DATEOID}, GENERIC, false, build_raise_one},
-	[RGPD_STMT_LOCK_ONE] = {"lock_one", 1, {I8}, GENERIC, false, build_lock_one},
-	[RGPD_STMT_STATUS_ONE] = {"status_one", 1, {I8}, GENERIC, false, build_status_one},
-	[RGPD_STMT_RAISE] = {"raise", 2, {I8A, DATEARRAYOID}, CUSTOM, false, build_raise},
-	[RGPD_STMT_RAISE_LOCKED] = {"raise_locked", 2, {I8A, DATEARRAYOID}, CUSTOM, false, build_raise_locked},
-	[RGPD_STMT_LOCK_LOWER] = {"lock_lower", 1, {I8A}, GENERIC, false, build_lock_lower},
-	[RGPD_STMT_RECOMPUTE_IDS] = {"recompute_ids", 1, {I8A}, GENERIC, true, build_recompute_ids},
-	[RGPD_STMT_RECOMPUTE_ALL] = {"recompute_all", 0, {0}, 0, true, build_recompute_all},
-	[RGPD_STMT_VERIFY] = {"verify", 0, {0}, 0, true, build_verify},
-	[RGPD_STMT_IS_EXCLUDED] = {"is_excluded", 1, {I8}, 0, true, build_is_excluded},
-	[RGPD_STMT_LOCK_STATUS] = {"lock_status", 2, {I8A, TIMESTAMPTZOID}, 0, true, build_lock_status},
-	[RGPD_STMT_PEEK_STATUS] = {"peek_status", 2, {I8A, TIMESTAMPTZOID}, 0, true, build_peek_status},
-	[RGPD_STMT_ARCHIVE] = {"archive", 1, {I8A}, 0, true, build_archive},
-	[RGPD_STMT_UNARCHIVE] = {"unarchive", 1, {I8A}, 0, true, build_unarchive},
-	[RGPD_STMT_UNARCHIVE_FRESH] = {"unarchive_fresh", 1, {I8A}, 0, true, build_unarchive_fresh},
-	[RGPD_STMT_DUE_ARCHIVE] = {"due_archive", 1, {DATEOID}, 0, true, build_due_archive},
-	[RGPD_STMT_DUE_ANONYMISE] = {"due_anonymise", 1, {DATEOID}, 0, true, build_due_anonymise},
-	[RGPD_STMT_SWEEP_ARCHIVE] = {"sweep_archive", 2, {I8A, DATEOID}, 0, true, build_sweep_archive},
-	[RGPD_STMT_SWEEP_REFRESH] = {"sweep_refresh", 1, {DATEOID}, 0, true, build_sweep_refresh},
-	[RGPD_STMT_SWEEP_LOCK_ARCHIVE] = {"sweep_lock_archive", 2, {I8A, DATEOID}, 0, true, build_sweep_lock_archive},
-	[RGPD_STMT_SWEEP_LOCK_ANONYMISE] = {"sweep_lock_anonymise", 2, {I8A, DATEOID}, 0, true, build_sweep_lock_anonymise},
-	[RGPD_STMT_SWEEP_NEXT_KEYS] = {"sweep_next_keys", 2, {I8, I8}, 0, true, build_sweep_next_keys},
-	[RGPD_STMT_RECONSENT] = {"reconsent", 1, {DATEOID}, 0, true, build_reconsent},
-	[RGPD_STMT_ERASE_SUBJECT] = {"erase_subject", 1, {I8A}, 0, true, build_erase_subject},
-	[RGPD_STMT_EXPORT_RECORD] = {"export_record", 1, {I8}, 0, true, build_export_record},
-	[RGPD_STMT_EXPORT_LINKS] = {"export_links", 1, {I8}, 0, true, build_export_links},
+	[RGPD_STMT_RAISE_ONE] = {"raise_one", 2, {I8, DATEOID}, GENERIC, false, build_raise_one, 0},
+	[RGPD_STMT_LOCK_ONE] = {"lock_one", 1, {I8}, GENERIC, false, build_lock_one, 0},
+	[RGPD_STMT_STATUS_ONE] = {"status_one", 1, {I8}, GENERIC, false, build_status_one, 0},
+	[RGPD_STMT_RAISE] = {"raise", 2, {I8A, DATEARRAYOID}, CUSTOM, false, build_raise, 0},
+	[RGPD_STMT_RAISE_LOCKED] = {"raise_locked", 2, {I8A, DATEARRAYOID}, CUSTOM, false, build_raise_locked, 0},
+	[RGPD_STMT_LOCK_LOWER] = {"lock_lower", 1, {I8A}, GENERIC, false, build_lock_lower, 0},
+	[RGPD_STMT_RECOMPUTE_IDS] = {"recompute_ids", 1, {I8A}, GENERIC, true, build_recompute, true},
+	[RGPD_STMT_RECOMPUTE_ALL] = {"recompute_all", 0, {0}, 0, true, build_recompute, false},
+	[RGPD_STMT_VERIFY] = {"verify", 0, {0}, 0, true, build_verify, 0},
+	[RGPD_STMT_IS_EXCLUDED] = {"is_excluded", 1, {I8}, 0, true, build_is_excluded, 0},
+	[RGPD_STMT_LOCK_STATUS] = {"lock_status", 2, {I8A, TIMESTAMPTZOID}, 0, true, build_status_rows, true},
+	[RGPD_STMT_PEEK_STATUS] = {"peek_status", 2, {I8A, TIMESTAMPTZOID}, 0, true, build_status_rows, false},
+	[RGPD_STMT_ARCHIVE] = {"archive", 1, {I8A}, 0, true, build_status_change, RGPD_STMT_ARCHIVE},
+	[RGPD_STMT_UNARCHIVE] = {"unarchive", 1, {I8A}, 0, true, build_status_change, RGPD_STMT_UNARCHIVE},
+	[RGPD_STMT_UNARCHIVE_FRESH] = {"unarchive_fresh", 1, {I8A}, 0, true, build_status_change, RGPD_STMT_UNARCHIVE_FRESH},
+	[RGPD_STMT_DUE_ARCHIVE] = {"due_archive", 1, {DATEOID}, 0, true, build_due, RGPD_ACTION_ARCHIVE},
+	[RGPD_STMT_DUE_ANONYMISE] = {"due_anonymise", 1, {DATEOID}, 0, true, build_due, RGPD_ACTION_ANONYMISE},
+	[RGPD_STMT_SWEEP_ARCHIVE] = {"sweep_archive", 2, {I8A, DATEOID}, 0, true, build_status_change, RGPD_STMT_SWEEP_ARCHIVE},
+	[RGPD_STMT_SWEEP_REFRESH] = {"sweep_refresh", 1, {DATEOID}, 0, true, build_sweep_refresh, 0},
+	[RGPD_STMT_SWEEP_LOCK_ARCHIVE] = {"sweep_lock_archive", 2, {I8A, DATEOID}, 0, true, build_sweep_lock, RGPD_ACTION_ARCHIVE},
+	[RGPD_STMT_SWEEP_LOCK_ANONYMISE] = {"sweep_lock_anonymise", 2, {I8A, DATEOID}, 0, true, build_sweep_lock, RGPD_ACTION_ANONYMISE},
+	[RGPD_STMT_SWEEP_NEXT_KEYS] = {"sweep_next_keys", 2, {I8, I8}, 0, true, build_sweep_next_keys, 0},
+	[RGPD_STMT_RECONSENT] = {"reconsent", 1, {DATEOID}, 0, true, build_reconsent, 0},
+	[RGPD_STMT_ERASE_SUBJECT] = {"erase_subject", 1, {I8A}, 0, true, build_erase_subject, 0},
+	[RGPD_STMT_EXPORT_RECORD] = {"export_record", 1, {I8}, 0, true, build_export_record, 0},
+	[RGPD_STMT_EXPORT_LINKS] = {"export_links", 1, {I8}, 0, true, build_export_links, 0},
 };
 
 const RgpdStatement *
@@ -111,10 +106,10 @@ rgpd_statement_sql(RgpdSubject *sub, RgpdStatementKind kind)
 	char	   *sql;
 
 	if (!st->configured)
-		return st->build(sub, NULL);
+		return st->build(sub, NULL, st->variant);
 	nest_level = rgpd_pin_search_path();
 	conf = rgpd_subject_conf(sub->relid);
-	sql = st->build(sub, conf);
+	sql = st->build(sub, conf, st->variant);
 	rgpd_unpin_search_path(nest_level);
 	return sql;
 }
@@ -251,12 +246,14 @@ recomputed(RgpdSubjectConf *conf, bool filtered)
 }
 
 /*
- * Write the recomputed last_contact where it differs, and the contact
- * floor where it is missing, stale or above it (subjects not anonymised).
+ * $1 ids (RGPD_STMT_RECOMPUTE_IDS), or every subject: write the
+ * recomputed last_contact where it differs, and the contact floor where
+ * it is missing, stale or above it (subjects not anonymised).
  */
-static char *
-recompute(RgpdSubjectConf *conf, bool filtered)
+BUILDER(build_recompute)
 {
+	bool		filtered = variant;
+
 	return psprintf("%sUPDATE %s AS s SET last_contact = v.lc,"
 					" rgpd_contact_floor = CASE WHEN v.lc IS NULL THEN NULL"
 					"   WHEN s.rgpd_contact_floor IS NULL OR s.rgpd_contact_floor OPERATOR(pg_catalog.>) v.lc THEN v.lc"
@@ -267,18 +264,6 @@ recompute(RgpdSubjectConf *conf, bool filtered)
 					"        OR s.rgpd_contact_floor OPERATOR(pg_catalog.>) v.lc)",
 					recomputed(conf, filtered), conf->name, CKEY(conf),
 					rgpd_sql_differs("s.last_contact", "v.lc"));
-}
-
-/* $1 ids: recompute these subjects from all their contacts. */
-BUILDER(build_recompute_ids)
-{
-	return recompute(conf, true);
-}
-
-/* Recompute every subject. */
-BUILDER(build_recompute_all)
-{
-	return recompute(conf, false);
 }
 
 /* The subjects whose stored last_contact is not the recomputed one. */
@@ -295,10 +280,14 @@ BUILDER(build_is_excluded)
 	return psprintf("SELECT %s", rgpd_sql_excluded(conf, "$1::pg_catalog.int8"));
 }
 
-/* $1 ids, $2 timestamptz: their status, negotiator and the day of $2. */
-static char *
-status_rows(RgpdSubjectConf *conf, bool lock)
+/*
+ * $1 ids, $2 timestamptz: their status, negotiator and the day of $2,
+ * locked FOR UPDATE in key order (RGPD_STMT_LOCK_STATUS) or not.
+ */
+BUILDER(build_status_rows)
 {
+	bool		lock = variant;
+
 	return psprintf("SELECT CAST(s.%s AS pg_catalog.int8) AS id, CAST(s.rgpd_status AS pg_catalog.text) AS status,"
 					"       %s AS negotiator,"
 					"       CAST(pg_catalog.timezone(%s::pg_catalog.text, $2::pg_catalog.timestamptz) AS pg_catalog.date) AS day"
@@ -307,53 +296,33 @@ status_rows(RgpdSubjectConf *conf, bool lock)
 					conf->name, IN_IDS(conf), lock ? " FOR UPDATE OF s" : "");
 }
 
-BUILDER(build_lock_status)
+/*
+ * $1 ids: change their status; RETURNS the ids changed.
+ *   RGPD_STMT_ARCHIVE          active -> archived;
+ *   RGPD_STMT_UNARCHIVE        archived -> active;
+ *   RGPD_STMT_UNARCHIVE_FRESH  archived -> active for those a contact
+ *                              made not due this month;
+ *   RGPD_STMT_SWEEP_ARCHIVE    ($2 as_of) active -> archived for those
+ *                              still due.
+ */
+BUILDER(build_status_change)
 {
-	return status_rows(conf, true);
-}
+	bool		to_archive = variant == RGPD_STMT_ARCHIVE || variant == RGPD_STMT_SWEEP_ARCHIVE;
+	const char *also = "";
 
-BUILDER(build_peek_status)
-{
-	return status_rows(conf, false);
-}
-
-/* $1 ids: change the status `from` -> `to`; RETURNS the ids changed. */
-static char *
-status_change(RgpdSubjectConf *conf, const char *from, const char *to, const char *also)
-{
+	if (variant == RGPD_STMT_UNARCHIVE_FRESH)
+		also = psprintf("   AND NOT (s.last_contact OPERATOR(pg_catalog.<=) %s)",
+						rgpd_sql_policy_case(conf, RGPD_ACTION_ARCHIVE, RGPD_POLICY_CUTOFF,
+											 "CURRENT_DATE"));
+	else if (variant == RGPD_STMT_SWEEP_ARCHIVE)
+		also = psprintf("   AND s.last_contact OPERATOR(pg_catalog.<=) %s",
+						rgpd_sql_policy_case(conf, RGPD_ACTION_ARCHIVE, RGPD_POLICY_CUTOFF,
+											 "$2::pg_catalog.date"));
 	return psprintf("UPDATE %s AS s SET rgpd_status = %s::rgpd.status"
 					" WHERE %s AND s.rgpd_status OPERATOR(pg_catalog.=) %s::rgpd.status%s"
 					" RETURNING CAST(s.%s AS pg_catalog.int8)",
-					conf->name, quote_literal_cstr(to), IN_IDS(conf), quote_literal_cstr(from),
-					also ? also : "", CKEY(conf));
-}
-
-BUILDER(build_archive)
-{
-	return status_change(conf, "active", "archived", NULL);
-}
-
-BUILDER(build_unarchive)
-{
-	return status_change(conf, "archived", "active", NULL);
-}
-
-/* $1 ids: the archived ones a contact made not due this month. */
-BUILDER(build_unarchive_fresh)
-{
-	return status_change(conf, "archived", "active",
-						 psprintf("   AND NOT (s.last_contact OPERATOR(pg_catalog.<=) %s)",
-								  rgpd_sql_policy_case(conf, RGPD_ACTION_ARCHIVE, RGPD_POLICY_CUTOFF,
-													   "CURRENT_DATE")));
-}
-
-/* $1 ids, $2 as_of: archive those still active and still due. */
-BUILDER(build_sweep_archive)
-{
-	return status_change(conf, "active", "archived",
-						 psprintf("   AND s.last_contact OPERATOR(pg_catalog.<=) %s",
-								  rgpd_sql_policy_case(conf, RGPD_ACTION_ARCHIVE, RGPD_POLICY_CUTOFF,
-													   "$2::pg_catalog.date")));
+					conf->name, quote_literal_cstr(to_archive ? "archived" : "active"), IN_IDS(conf),
+					quote_literal_cstr(to_archive ? "active" : "archived"), also, CKEY(conf));
 }
 
 /*
@@ -389,14 +358,9 @@ due(RgpdSubjectConf *conf, RgpdAction action)
 					? " AND s.rgpd_status OPERATOR(pg_catalog.=) 'active'::rgpd.status" : "");
 }
 
-BUILDER(build_due_archive)
+BUILDER(build_due)
 {
-	return due(conf, RGPD_ACTION_ARCHIVE);
-}
-
-BUILDER(build_due_anonymise)
-{
-	return due(conf, RGPD_ACTION_ANONYMISE);
+	return due(conf, (RgpdAction) variant);
 }
 
 /* $1 as_of: tighten stale floors below next month's bound. */
@@ -423,9 +387,9 @@ BUILDER(build_sweep_refresh)
  * contact's FOR KEY SHARE does not wait for (sweep.c); anonymising locks
  * FOR UPDATE, as rgpd.anonymise() does.
  */
-static char *
-sweep_lock(RgpdSubjectConf *conf, RgpdAction action)
+BUILDER(build_sweep_lock)
 {
+	RgpdAction	action = (RgpdAction) variant;
 	bool		archive = action == RGPD_ACTION_ARCHIVE;
 
 	return psprintf("SELECT CAST(s.%s AS pg_catalog.int8) AS id,"
@@ -439,16 +403,6 @@ sweep_lock(RgpdSubjectConf *conf, RgpdAction action)
 					rgpd_sql_policy_case(conf, action, RGPD_POLICY_CUTOFF, "$2::pg_catalog.date"),
 					archive ? "false" : rgpd_sql_excluded(conf, psprintf("s.%s", CKEY(conf))),
 					conf->name, IN_IDS(conf), archive ? "NO KEY UPDATE" : "UPDATE");
-}
-
-BUILDER(build_sweep_lock_archive)
-{
-	return sweep_lock(conf, RGPD_ACTION_ARCHIVE);
-}
-
-BUILDER(build_sweep_lock_anonymise)
-{
-	return sweep_lock(conf, RGPD_ACTION_ANONYMISE);
 }
 
 /*
@@ -531,16 +485,18 @@ cmp_link_rank(const void *a, const void *b)
 BUILDER(build_export_links)
 {
 	StringInfoData buf;
-	RgpdLinkConf **links = palloc(sizeof(RgpdLinkConf *) * Max(conf->nlinks, 1));
+	RgpdLinkConf *all;
+	int			nlinks = rgpd_subject_conf_links(conf, &all);
+	RgpdLinkConf **links = palloc(sizeof(RgpdLinkConf *) * Max(nlinks, 1));
 	int			i;
 	int			c;
 
-	for (i = 0; i < conf->nlinks; i++)
-		links[i] = &conf->links[i];
-	qsort(links, conf->nlinks, sizeof(RgpdLinkConf *), cmp_link_rank);
+	for (i = 0; i < nlinks; i++)
+		links[i] = &all[i];
+	qsort(links, nlinks, sizeof(RgpdLinkConf *), cmp_link_rank);
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT pg_catalog.jsonb_build_object(");
-	for (i = 0; i < conf->nlinks; i++)
+	for (i = 0; i < nlinks; i++)
 	{
 		RgpdLinkConf *l = links[i];
 		char	   *key = rgpd_row_key(l->link);

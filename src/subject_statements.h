@@ -92,7 +92,9 @@ typedef struct RgpdStatement
 	int			cursor_options;
 	bool		configured;		/* built from the configuration (rgpd.links,
 								 * rgpd.policies), not from the table alone */
-	char	   *(*build) (struct RgpdSubject *sub, struct RgpdSubjectConf *conf);
+	char	   *(*build) (struct RgpdSubject *sub, struct RgpdSubjectConf *conf,
+						  int variant);
+	int			variant;		/* tells apart the kinds one builder serves */
 } RgpdStatement;
 
 extern const RgpdStatement *rgpd_statement(RgpdStatementKind kind);
