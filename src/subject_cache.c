@@ -599,6 +599,8 @@ rgpd_subject_plan(RgpdSubject *sub, RgpdStatementKind kind)
 	if (sub->plans[kind])
 		return sub->plans[kind];
 	sql = rgpd_statement_sql(sub, kind);
+	if (sql == NULL)
+		elog(ERROR, "pericles_rgpd: no statement \"%s\" for %s", st->name, sub->relname);
 	plan = rgpd_gate_prepare(sql, st->nargs, (Oid *) st->argtypes, st->cursor_options,
 							 sub->owner, RGPD_GATE_NOFORCE_RLS);
 	pfree(sql);
