@@ -228,6 +228,65 @@ SELECT try($$SELECT subject_id FROM rgpd.holds$$);
 SELECT count(*) AS held_ids_for_the_agent FROM rgpd._held_ids('r3.folk');
 SELECT held FROM rgpd.dashboard() WHERE subject = 'r3.folk'::regclass;
 
+-- R11 (review of the statements built in C): what a table's owner may
+-- write directly into the configuration is held to what registration
+-- accepts.  A NULL personal column, of the subject or in a link's JSON,
+-- reached the statement builders and crashed the server (every session
+-- with it, the sweep in every run); now the write is refused (22004, or
+-- 22023 for a column registration refuses) and nothing changes
+\c - regress_tenant3
+SET client_min_messages = warning;
+CREATE TABLE t3.writers (id bigint PRIMARY KEY, name text, created date NOT NULL DEFAULT '2015-01-01');
+CREATE TABLE t3.mail (id serial PRIMARY KEY, writer_id bigint REFERENCES t3.writers, sent date, signer text);
+INSERT INTO t3.writers (id, name) VALUES (1, 'Anne'), (2, 'Paul');
+INSERT INTO t3.mail (writer_id, sent, signer) VALUES (1, '2016-01-01', 'Anne'), (2, '2016-01-01', 'Paul');
+SELECT rgpd.register_subject('t3.writers', created_column => 'created', personal_columns => '{name}',
+                             time_zone => 'UTC') IS NOT NULL AS registered;
+SELECT rgpd.register_link('t3.mail', 't3.writers', '{writer_id}', '{sent}',
+                          '{"writer_id": ["signer"]}') IS NOT NULL AS registered;
+SELECT try($$UPDATE rgpd.subjects SET personal_columns = ARRAY['name', NULL]::name[]
+              WHERE subject = 't3.writers'::regclass$$);
+SELECT try($$UPDATE rgpd.links SET personal_columns = '{"writer_id": ["signer", null]}'
+              WHERE link = 't3.mail'::regclass$$);
+SELECT try($$UPDATE rgpd.links SET personal_columns = '{"writer_id": ["writer_id"]}'
+              WHERE link = 't3.mail'::regclass$$);
+SELECT try($$UPDATE rgpd.subjects SET personal_columns = '{name,id}' WHERE subject = 't3.writers'::regclass$$);
+SELECT s.personal_columns AS subject_personal, l.personal_columns AS link_personal
+  FROM rgpd.subjects AS s, rgpd.links AS l
+ WHERE s.subject = 't3.writers'::regclass AND l.link = 't3.mail'::regclass;
+-- and the statements build and run
+SELECT rgpd.archive('t3.writers', 1) AS archived;
+GRANT SELECT ON t3.writers TO regress_manager;
+\c - regress_manager
+SET client_min_messages = warning;
+SELECT rgpd.anonymise('t3.writers', 2) AS anonymised;
+
+-- the statement builders refuse a NULL name themselves (a superuser can
+-- write around the trigger): an error, not a crash
+\c - postgres
+SET client_min_messages = warning;
+SET session_replication_role = replica;
+UPDATE rgpd.subjects SET personal_columns = ARRAY['name', NULL]::name[] WHERE subject = 't3.writers'::regclass;
+RESET session_replication_role;
+\c - regress_manager
+SET client_min_messages = warning;
+SELECT try($$SELECT rgpd.anonymise('t3.writers', 1)$$);
+\c - postgres
+SET client_min_messages = warning;
+SET session_replication_role = replica;
+UPDATE rgpd.subjects SET personal_columns = '{name}' WHERE subject = 't3.writers'::regclass;
+RESET session_replication_role;
+
+-- R12: a registered date column changed to another type (here a domain
+-- over date, which ALTER TABLE allows) makes the recomputation fail with
+-- 42804 naming the column, not with a syntax error in generated SQL
+\c - regress_tenant3
+SET client_min_messages = warning;
+CREATE DOMAIN t3.day AS date;
+ALTER TABLE t3.mail ALTER COLUMN sent TYPE t3.day;
+SELECT try($$SELECT * FROM rgpd.verify('t3.writers')$$);
+SELECT try($$SELECT rgpd.recompute('t3.writers')$$);
+
 \c - postgres
 SET client_min_messages = warning;
 -- dropping the schemas drops the registered tables, their registration

@@ -38,9 +38,13 @@ rgpd_spi_text(uint64 row, int col)
 	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 }
 
-/* Column `col` (text[]) of row `row` of SPI's result, as strings. */
+/*
+ * Column `col` (text[]) of row `row` of SPI's result: column names of the
+ * configuration of table `rel`.  None may be NULL (the configuration
+ * trigger refuses it; the names go into quote_identifier()).
+ */
 static int
-spi_text_array(uint64 row, int col, char ***out)
+spi_text_array(uint64 row, int col, char ***out, Oid rel)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
@@ -56,7 +60,14 @@ spi_text_array(uint64 row, int col, char ***out)
 					  &elems, &enulls, &n);
 	*out = palloc(sizeof(char *) * Max(n, 1));
 	for (i = 0; i < n; i++)
-		(*out)[i] = enulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	{
+		if (enulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the configuration of table %s names a NULL column", rgpd_relname(rel)),
+					 errhint("Register the table again with the rgpd.register_* functions.")));
+		(*out)[i] = TextDatumGetCString(elems[i]);
+	}
 	return n;
 }
 
@@ -121,7 +132,7 @@ rgpd_subject_conf(Oid subject)
 	conf->created_column = rgpd_spi_text(0, 3);
 	conf->negotiator_column = rgpd_spi_text(0, 4);
 	conf->email_column = rgpd_spi_text(0, 5);
-	conf->npersonal = spi_text_array(0, 6, &conf->personal_columns);
+	conf->npersonal = spi_text_array(0, 6, &conf->personal_columns, subject);
 	conf->mobile_column = rgpd_spi_text(0, 7);
 	SPI_freetuptable(SPI_tuptable);
 	return conf;
@@ -132,6 +143,7 @@ static void
 need_policies(RgpdSubjectConf *conf)
 {
 	uint64		r;
+	bool		have_default = false;
 
 	if (conf->policies != NULL)
 		return;
@@ -148,8 +160,14 @@ need_policies(RgpdSubjectConf *conf)
 		conf->policies[r].applies_when = rgpd_spi_text(r, 2);
 		conf->policies[r].archive_after = rgpd_spi_text(r, 3);
 		conf->policies[r].anonymise_after = rgpd_spi_text(r, 4);
+		have_default |= conf->policies[r].applies_when == NULL;
 	}
 	SPI_freetuptable(SPI_tuptable);
+	if (!have_default)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table %s has no default policy", rgpd_relname(conf->subject)),
+				 errhint("Set one with rgpd.set_policy(), without applies_when.")));
 }
 
 /* Its links, read on first use (by OID). */
@@ -190,13 +208,13 @@ need_links(RgpdSubjectConf *conf)
 
 		l->link = DatumGetObjectId(DirectFunctionCall1(oidin, CStringGetDatum(rgpd_spi_text(r, 1))));
 		l->name = rgpd_relname(l->link);
-		l->nsubject_columns = spi_text_array(r, 2, &l->subject_columns);
-		l->ndate_columns = spi_text_array(r, 3, &l->date_columns);
+		l->nsubject_columns = spi_text_array(r, 2, &l->subject_columns, l->link);
+		l->ndate_columns = spi_text_array(r, 3, &l->date_columns, l->link);
 		l->excludes_when = rgpd_spi_text(r, 4);
 		b = rgpd_spi_text(r, 5);
 		l->archive_with_subject = b && b[0] == 't';
-		l->npersonal = spi_text_array(r, 6, &l->personal_subject);
-		n = spi_text_array(r, 7, &l->personal_column);
+		l->npersonal = spi_text_array(r, 6, &l->personal_subject, l->link);
+		n = spi_text_array(r, 7, &l->personal_column, l->link);
 		Assert(n == l->npersonal);
 		(void) n;
 		l->name_rank = pg_strtoint32(rgpd_spi_text(r, 8));
@@ -252,7 +270,14 @@ column_type(Oid rel, const char *col)
 char *
 rgpd_sql_day(Oid rel, const char *col, const char *alias, const char *tz)
 {
-	switch (column_type(rel, col))
+	Oid			typ = column_type(rel, col);
+
+	if (!OidIsValid(typ))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table %s does not exist", col, rgpd_relname(rel)),
+				 errhint("It was renamed or dropped after it was registered: register it again.")));
+	switch (typ)
 	{
 		case DATEOID:
 			return psprintf("%s.%s", alias, quote_identifier(col));
@@ -262,8 +287,13 @@ rgpd_sql_day(Oid rel, const char *col, const char *alias, const char *tz)
 			return psprintf("CAST(pg_catalog.timezone(%s::pg_catalog.text, %s.%s) AS pg_catalog.date)",
 							quote_literal_cstr(tz), alias, quote_identifier(col));
 		default:
-			return NULL;
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of table %s is not of type date, timestamp or timestamptz",
+							col, rgpd_relname(rel)),
+					 errhint("Change the column back to one of those types, or register the table again.")));
 	}
+	return NULL;				/* keep compiler quiet */
 }
 
 char *

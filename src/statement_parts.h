@@ -90,7 +90,7 @@ extern int	rgpd_subject_conf_links(RgpdSubjectConf *conf, RgpdLinkConf **links);
 extern char *rgpd_sql_in_ids(const char *alias, const char *col, const char *param);
 /* a differs from b, NULLs included (no IS DISTINCT FROM: no operator lookup) */
 extern char *rgpd_sql_differs(const char *a, const char *b);
-/* The day of a date, timestamp or timestamptz column (NULL for another type). */
+/* The day of a date, timestamp or timestamptz column (42804 for another type). */
 extern char *rgpd_sql_day(Oid rel, const char *col, const char *alias, const char *tz);
 /* GREATEST of the finite days before year 10000 of columns (NULL: none). */
 extern char *rgpd_sql_greatest_day(Oid rel, int n, char **cols, const char *alias,

@@ -207,12 +207,15 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Give a name from pg_timezone_names, such as ''Europe/Paris'', as time_zone.';
         END IF;
-        FOREACH c IN ARRAY ARRAY[NEW.negotiator_column, NEW.email_column, NEW.mobile_column]
-                             || NEW.personal_columns LOOP
+        FOREACH c IN ARRAY ARRAY[NEW.negotiator_column, NEW.email_column, NEW.mobile_column] LOOP
             IF c IS NOT NULL THEN
                 PERFORM rgpd._require_column(NEW.subject, c, 'registered');
             END IF;
         END LOOP;
+        -- personal columns as rgpd.register_subject() checks them
+        -- (30_registration.sql): a NULL one reached the C statement builders
+        PERFORM rgpd._check_subject_personal(NEW.subject, NEW.personal_columns,
+                                             NEW.key_column, NEW.created_column);
         PERFORM rgpd._invalidate(NEW.subject);
         RETURN NEW;
     ELSIF TG_TABLE_NAME = 'erasures' THEN
@@ -235,15 +238,10 @@ BEGIN
         END IF;
         PERFORM rgpd._invalidate(NEW.subject);
     ELSE
-        -- the columns rgpd.register_link() checks: subject keys, dates
-        FOREACH c IN ARRAY NEW.subject_columns LOOP
-            PERFORM rgpd._require_column(NEW.link, c, 'subject',
-                                         ARRAY['smallint', 'integer', 'bigint']::regtype[]);
-        END LOOP;
-        FOREACH c IN ARRAY NEW.date_columns LOOP
-            PERFORM rgpd._require_column(NEW.link, c, 'date',
-                ARRAY['date', 'timestamp without time zone', 'timestamp with time zone']::regtype[]);
-        END LOOP;
+        -- the columns as rgpd.register_link() checks them: subject keys,
+        -- dates, personal columns (30_registration.sql)
+        PERFORM rgpd._check_link_columns(NEW.link, NEW.subject_columns, NEW.date_columns,
+                                         NEW.personal_columns);
         IF NEW.excludes_when IS NOT NULL THEN
             NEW.excludes_when := rgpd._normalize_predicate(NEW.link, NEW.excludes_when);
         END IF;

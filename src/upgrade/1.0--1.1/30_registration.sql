@@ -230,6 +230,101 @@ $$;
 REVOKE ALL ON FUNCTION rgpd._unprotect_partitions(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rgpd._unprotect_partitions(regclass) TO PUBLIC;
 
+-- The columns of a link, as rgpd.register_link() takes them and as every
+-- write of rgpd.links must keep them (rgpd._validate_config): subject
+-- columns (integers, at least one), date columns, and personal columns
+-- {"subject column": ["column", …], …}, each named once, none NULL.
+CREATE FUNCTION rgpd._check_link_columns(p_link regclass, subject_columns name[], date_columns name[],
+                                         personal_columns jsonb) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c name;
+    k text;
+    v jsonb;
+    personal name[] := '{}';
+BEGIN
+    IF date_columns IS NULL OR personal_columns IS NULL THEN
+        RAISE EXCEPTION 'date and personal columns of link % must not be NULL', p_link
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass an empty array or object for none.';
+    END IF;
+    IF subject_columns IS NULL OR cardinality(subject_columns) = 0 THEN
+        RAISE EXCEPTION 'link % needs at least one subject column', p_link
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name the columns of the link that hold keys of the subject.';
+    END IF;
+    -- 1.1: a NULL element is said to be NULL (count(DISTINCT) skips it)
+    IF array_position(subject_columns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'subject columns of link % include NULL', p_link
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Name each subject column.';
+    END IF;
+    IF array_position(date_columns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'date columns of link % include NULL', p_link
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Name each date column.';
+    END IF;
+    IF (SELECT count(*) <> count(DISTINCT x) FROM unnest(subject_columns) AS x) THEN
+        RAISE EXCEPTION 'subject columns of link % name a column twice', p_link USING ERRCODE = 'duplicate_column';
+    END IF;
+    FOREACH c IN ARRAY subject_columns LOOP
+        PERFORM rgpd._require_column(p_link, c, 'subject',
+                                     ARRAY['smallint', 'integer', 'bigint']::regtype[]);
+    END LOOP;
+    IF (SELECT count(*) <> count(DISTINCT x) FROM unnest(date_columns) AS x) THEN
+        RAISE EXCEPTION 'date columns of link % name a column twice', p_link USING ERRCODE = 'duplicate_column';
+    END IF;
+    FOREACH c IN ARRAY date_columns LOOP
+        PERFORM rgpd._require_column(p_link, c, 'date',
+            ARRAY['date', 'timestamp without time zone', 'timestamp with time zone']::regtype[]);
+        IF c = ANY (subject_columns) THEN
+            RAISE EXCEPTION 'column "%" of link % cannot be both a subject and a date column', c, p_link
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+
+    -- personal columns: {"subject column": ["column", …], …}
+    IF jsonb_typeof(personal_columns) <> 'object' THEN
+        RAISE EXCEPTION 'personal_columns of link % must be a JSON object', p_link
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example {"client1_id": ["client1_name", "client1_phone"]}.';
+    END IF;
+    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(personal_columns) AS e LOOP
+        IF NOT (k = ANY (subject_columns)) THEN
+            RAISE EXCEPTION 'key "%" of personal_columns is not a subject column of link %', k, p_link
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('Keys must be among %s.', subject_columns);
+        END IF;
+        IF jsonb_typeof(v) <> 'array' OR EXISTS (
+                SELECT 1 FROM jsonb_array_elements(v) AS x WHERE jsonb_typeof(x) <> 'string') THEN
+            RAISE EXCEPTION 'personal_columns."%" of link % must be an array of column names', k, p_link
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        personal := personal || ARRAY(SELECT CAST(x AS name) FROM jsonb_array_elements_text(v) AS x);
+    END LOOP;
+    PERFORM rgpd._check_personal(p_link, ARRAY(SELECT DISTINCT x FROM unnest(personal) AS x),
+                                 subject_columns || date_columns,
+                                 'a subject or date column of the link');
+END
+$$;
+REVOKE ALL ON FUNCTION rgpd._check_link_columns(regclass, name[], name[], jsonb) FROM PUBLIC;
+-- registration and the configuration trigger run it as the caller; it only reads
+GRANT EXECUTE ON FUNCTION rgpd._check_link_columns(regclass, name[], name[], jsonb) TO PUBLIC;
+
+-- The personal columns of a subject table, as rgpd.register_subject() takes
+-- them and as every write of rgpd.subjects must keep them: none NULL, none
+-- twice, none the key, the creation date or a column of pericles_rgpd.
+CREATE FUNCTION rgpd._check_subject_personal(tbl regclass, cols name[], key_column name,
+                                             created_column name) RETURNS void
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT rgpd._check_personal(tbl, cols,
+        ARRAY[key_column, created_column, 'last_contact', 'rgpd_status', 'rgpd_contact_floor']::name[],
+        'the key, the creation date or a column of pericles_rgpd')
+$$;
+REVOKE ALL ON FUNCTION rgpd._check_subject_personal(regclass, name[], name, name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rgpd._check_subject_personal(regclass, name[], name, name) TO PUBLIC;
+
 -- Partitions created (CREATE TABLE … PARTITION OF) or attached (ALTER TABLE
 -- … ATTACH PARTITION) under a registered subject table get the restricted
 -- archive at the end of the command that made them.  Runs with the rights
@@ -317,9 +412,7 @@ BEGIN
         PERFORM rgpd._require_column(tbl, created_column, 'creation date',
             ARRAY['date', 'timestamp without time zone', 'timestamp with time zone']::regtype[]);
     END IF;
-    PERFORM rgpd._check_personal(tbl, personal_columns,
-        ARRAY[key_column, created_column, 'last_contact', 'rgpd_status', 'rgpd_contact_floor']::name[],
-        'the key, the creation date or a column of pericles_rgpd');
+    PERFORM rgpd._check_subject_personal(tbl, personal_columns, key_column, created_column);
     IF negotiator_column IS NOT NULL THEN
         PERFORM rgpd._require_column(tbl, negotiator_column, 'negotiator');
     END IF;
@@ -440,9 +533,6 @@ DECLARE
     p_subject regclass := register_link.subject;
     s rgpd.subjects;
     c name;
-    k text;
-    v jsonb;
-    personal name[] := '{}';
     predicate text;
     subject_owner oid;
     link_owner oid;
@@ -465,61 +555,7 @@ BEGIN
         RAISE EXCEPTION 'archive_with_subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
 
-    IF subject_columns IS NULL OR cardinality(subject_columns) = 0 THEN
-        RAISE EXCEPTION 'link % needs at least one subject column', p_link
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Name the columns of the link that hold keys of the subject.';
-    END IF;
-    -- 1.1: a NULL element is said to be NULL (count(DISTINCT) skips it)
-    IF array_position(subject_columns, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'subject columns of link % include NULL', p_link
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'Name each subject column.';
-    END IF;
-    IF array_position(date_columns, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'date columns of link % include NULL', p_link
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'Name each date column.';
-    END IF;
-    IF (SELECT count(*) <> count(DISTINCT x) FROM unnest(subject_columns) AS x) THEN
-        RAISE EXCEPTION 'subject columns of link % name a column twice', p_link USING ERRCODE = 'duplicate_column';
-    END IF;
-    FOREACH c IN ARRAY subject_columns LOOP
-        PERFORM rgpd._require_column(p_link, c, 'subject',
-                                     ARRAY['smallint', 'integer', 'bigint']::regtype[]);
-    END LOOP;
-    IF (SELECT count(*) <> count(DISTINCT x) FROM unnest(date_columns) AS x) THEN
-        RAISE EXCEPTION 'date columns of link % name a column twice', p_link USING ERRCODE = 'duplicate_column';
-    END IF;
-    FOREACH c IN ARRAY date_columns LOOP
-        PERFORM rgpd._require_column(p_link, c, 'date',
-            ARRAY['date', 'timestamp without time zone', 'timestamp with time zone']::regtype[]);
-        IF c = ANY (subject_columns) THEN
-            RAISE EXCEPTION 'column "%" of link % cannot be both a subject and a date column', c, p_link
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-    END LOOP;
-
-    -- personal columns: {"subject column": ["column", …], …}
-    IF jsonb_typeof(personal_columns) <> 'object' THEN
-        RAISE EXCEPTION 'personal_columns of link % must be a JSON object', p_link
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example {"client1_id": ["client1_name", "client1_phone"]}.';
-    END IF;
-    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(personal_columns) AS e LOOP
-        IF NOT (k = ANY (subject_columns)) THEN
-            RAISE EXCEPTION 'key "%" of personal_columns is not a subject column of link %', k, p_link
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = format('Keys must be among %s.', subject_columns);
-        END IF;
-        IF jsonb_typeof(v) <> 'array' OR EXISTS (
-                SELECT 1 FROM jsonb_array_elements(v) AS x WHERE jsonb_typeof(x) <> 'string') THEN
-            RAISE EXCEPTION 'personal_columns."%" of link % must be an array of column names', k, p_link
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        personal := personal || ARRAY(SELECT CAST(x AS name) FROM jsonb_array_elements_text(v) AS x);
-    END LOOP;
-    PERFORM rgpd._check_personal(p_link, ARRAY(SELECT DISTINCT x FROM unnest(personal) AS x),
-                                 subject_columns || date_columns,
-                                 'a subject or date column of the link');
+    PERFORM rgpd._check_link_columns(p_link, subject_columns, date_columns, personal_columns);
 
     IF excludes_when IS NOT NULL THEN
         predicate := rgpd._normalize_predicate(p_link, excludes_when);
