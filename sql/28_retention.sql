@@ -221,6 +221,20 @@ SELECT action, detail ->> 'rows' AS rows, detail ->> 'purge' AS purge FROM rgpd.
 SET client_min_messages = warning;
 SELECT count(*) AS differences FROM rgpd.verify('ret.clients');
 
+-- an erase rule on a link without personal columns purges nothing (it
+-- was an internal error: the statement naming held rows was never built)
+\c - regress_owner
+SET client_min_messages = warning;
+CREATE TABLE ret.visits (id integer PRIMARY KEY, client_id integer REFERENCES ret.clients, at date);
+INSERT INTO ret.visits VALUES (1, 1, '2001-01-01');
+SELECT rgpd.register_link('ret.visits', 'ret.clients', '{client_id}', '{at}') IS NOT NULL AS registered;
+GRANT SELECT ON ret.visits TO regress_manager;
+\c - regress_manager
+SET client_min_messages = warning;
+SELECT rgpd.set_retention('ret.visits', 'at', purge_after => '5 years') IS NOT NULL AS set;
+SELECT rgpd.purge('ret.visits') AS purged_without_personal_columns;
+SELECT rgpd.unset_retention('ret.visits') AS removed;
+
 -- a rule under which rows are kept cannot be removed; others can
 \c - regress_manager
 SET client_min_messages = warning;

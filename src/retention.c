@@ -723,13 +723,17 @@ rgpd_purge(PG_FUNCTION_ARGS)
 				 errmsg("table %s has no purge rule", rgpd_relname(link)),
 				 errhint("Give it one with rgpd.set_retention(link, date_column, purge_after => '5 years').")));
 
-	/* a row of a held subject: refused, naming the hold */
+	/*
+	 * A row of a held subject: refused, naming the hold.  No statement: the
+	 * rule erases and the link has no personal column, nothing to purge.
+	 */
 	sql = rgpd_retention_statement_sql(InvalidOid, link, RGPD_PURGE_HELD);
 	values[0] = DateADTGetDatum(as_of);
 	values[1] = held_of_link(link);
-	rgpd_gate_execute(NULL, sql, 2, argtypes, values, NULL, rgpd_rel_owner(link),
-					  RGPD_GATE_NOFORCE_RLS | RGPD_GATE_READ_ONLY, 1);
-	if (SPI_processed > 0)
+	if (sql != NULL)
+		rgpd_gate_execute(NULL, sql, 2, argtypes, values, NULL, rgpd_rel_owner(link),
+						  RGPD_GATE_NOFORCE_RLS | RGPD_GATE_READ_ONLY, 1);
+	if (sql != NULL && SPI_processed > 0)
 	{
 		char	   *k = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		char	   *id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
@@ -754,7 +758,8 @@ rgpd_purge(PG_FUNCTION_ARGS)
 						   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
 				 errhint("The sweep purges the other rows and leaves these; rgpd.release() lifts the hold.")));
 	}
-	SPI_freetuptable(SPI_tuptable);
+	if (sql != NULL)
+		SPI_freetuptable(SPI_tuptable);
 
 	run.rule = &rules[0];
 	rgpd_retention_clock(as_of);
