@@ -126,14 +126,16 @@ erase(RgpdLinkConf *l, bool arrival, const char *kept)
 	{
 		const char *p = l->personal_column[i];
 		const char *q = quote_identifier(l->personal_column[i]);
-		char	  **whens_of = palloc(sizeof(char *) * l->npersonal);
-		char	  **cols_of = palloc(sizeof(char *) * l->npersonal);
+		char	  **whens_of;
+		char	  **cols_of;
 		int			nwhens = 0;
 		int			a;
 		int			b;
 
 		if (done[i] || values[i] == NULL)
 			continue;
+		whens_of = palloc(sizeof(char *) * l->npersonal);
+		cols_of = palloc(sizeof(char *) * l->npersonal);
 		for (j = i; j < l->npersonal; j++)
 		{
 			if (values[j] == NULL || strcmp(l->personal_column[j], p) != 0)

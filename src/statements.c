@@ -12,24 +12,8 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/table.h"
-#include "access/xact.h"
-#include "catalog/pg_enum.h"
-#include "catalog/pg_extension.h"
-#include "catalog/pg_type.h"
-#include "commands/extension.h"
-#include "fmgr.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
-#include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/fmgroids.h"
+#include "executor/spi.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
-#include "utils/syscache.h"
-#include "utils/lsyscache.h"
-#include "utils/timestamp.h"
 
 #include "pericles_rgpd.h"
 
